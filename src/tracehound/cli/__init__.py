@@ -1,0 +1,27 @@
+"""The ``tracehound`` command: a thin layer over library calls.
+
+Each command group lives in its own module and registers itself on the apps defined here when imported
+at the bottom of this file. Library code never prints; this layer shows progress and summaries.
+"""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(help="Hunt attackers who hide in the noise of ordinary logs.",
+                  no_args_is_help=True, add_completion=False)
+simulate_app = typer.Typer(help="Write realistic logs with planted attacks and ground-truth labels.",
+                           no_args_is_help=True)
+evaluate_app = typer.Typer(help="Measure a hunt's detection quality on labelled data.",
+                           no_args_is_help=True)
+app.add_typer(simulate_app, name="simulate")
+app.add_typer(evaluate_app, name="evaluate")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+# Command modules register themselves on the apps above.
+from . import common  # noqa: E402,F401

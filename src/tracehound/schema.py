@@ -1,0 +1,88 @@
+"""The canonical tables every reader writes and every hunt reads (DESIGN.md §3).
+
+They are Arrow schemas because readers produce Arrow batches and write them as Parquet, which both
+engines (DuckDB and Spark) read natively. Times are UTC. Columns may be added, never renamed: users'
+scripts and saved Parquet files depend on these names.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+TIME = pa.timestamp("us", tz="UTC")
+
+SIGNINS = pa.schema([
+    ("event_id", pa.string()),
+    ("time", TIME),
+    ("user", pa.string()),
+    ("result", pa.int64()),
+    ("success", pa.bool_()),
+    ("ip", pa.string()),
+    ("ip_prefix", pa.string()),
+    ("country", pa.string()),
+    ("state", pa.string()),
+    ("city", pa.string()),
+    ("app", pa.string()),
+    ("client_app", pa.string()),
+    ("user_agent", pa.string()),
+    ("browser", pa.string()),
+    ("os", pa.string()),
+    ("device_name", pa.string()),
+    ("is_interactive", pa.bool_()),
+    ("source", pa.string()),
+])
+
+LOGONS = pa.schema([
+    ("event_id", pa.string()),
+    ("time", TIME),
+    ("user", pa.string()),
+    ("domain", pa.string()),
+    ("target_host", pa.string()),
+    ("source_ip", pa.string()),
+    ("source_host", pa.string()),
+    ("logon_type", pa.int64()),
+    ("event_code", pa.int64()),
+    ("success", pa.bool_()),
+    ("source", pa.string()),
+])
+
+WEB_REQUESTS = pa.schema([
+    ("event_id", pa.string()),
+    ("time", TIME),
+    ("client_ip", pa.string()),
+    ("user", pa.string()),
+    ("method", pa.string()),
+    ("path", pa.string()),
+    ("query", pa.string()),
+    ("status", pa.int64()),
+    ("bytes", pa.int64()),
+    ("referrer", pa.string()),
+    ("user_agent", pa.string()),
+    ("source", pa.string()),
+])
+
+CONNECTIONS = pa.schema([
+    ("event_id", pa.string()),
+    ("time", TIME),
+    ("src_ip", pa.string()),
+    ("dst_ip", pa.string()),
+    ("dst_port", pa.int64()),
+    ("proto", pa.string()),
+    ("service", pa.string()),
+    ("bytes_out", pa.int64()),
+    ("bytes_in", pa.int64()),
+    ("duration", pa.float64()),
+    ("source", pa.string()),
+])
+
+TABLES: dict[str, pa.Schema] = {
+    "signins": SIGNINS,
+    "logons": LOGONS,
+    "web_requests": WEB_REQUESTS,
+    "connections": CONNECTIONS,
+}
+
+
+def empty(table: str) -> pa.Table:
+    """An empty table with the canonical schema, for inputs that held no usable record."""
+    return TABLES[table].empty_table()

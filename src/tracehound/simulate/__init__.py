@@ -1,0 +1,1 @@
+"""Simulators of realistic environments with planted attacks and ground-truth labels."""
