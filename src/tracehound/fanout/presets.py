@@ -1,0 +1,126 @@
+"""What each fan-out hunt counts: entity, target, filter, bucket — and how its findings read.
+
+A preset is data, not code: the detector is the same for all of them. A user-defined hunt is a
+:class:`FanoutSpec` built by hand (or by :func:`custom_spec` from column names and ``column=value``
+filters, which is what the CLI passes through — no expression is ever evaluated from text).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from typing import Callable, Mapping, Sequence
+
+import ibis
+
+from ..errors import ConfigError
+
+Where = Callable[[ibis.Table], ibis.expr.types.BooleanValue]
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def seconds(duration: str | int | float) -> int:
+    """``"1h"`` → 3600; also ``30s``, ``10m``, ``1d``, ``2w`` or a plain number of seconds."""
+    if isinstance(duration, (int, float)) and not isinstance(duration, bool):
+        value = int(duration)
+    else:
+        match = _DURATION.match(str(duration))
+        if not match:
+            raise ConfigError(f"duration {duration!r} is not like 30s, 10m, 1h, 1d or 2w")
+        value = int(float(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+    if value <= 0:
+        raise ConfigError(f"duration {duration!r} must be positive")
+    return value
+
+
+@dataclass(frozen=True)
+class FanoutSpec:
+    """One fan-out hunt. Columns name the canonical table; nouns make the explanation read well."""
+
+    name: str
+    kind: str                      # findings ``kind``
+    table: str                     # canonical table it reads: logons / connections / detections
+    entity: str                    # column whose values get a baseline each (user, src_ip)
+    target: str                    # column counted distinct per bucket (target_host, dst_ip, ...)
+    bucket: str = "1h"
+    detect_last: str = "1h"
+    where: Where | None = None
+    sustained: int = 1             # buckets over the bound needed for one finding (av-sustained: 3)
+    entity_key: str = "users"      # key in the finding's ``entities``
+    target_key: str | None = "hosts"
+    verb: str = "logged on to"
+    target_noun: str = "hosts"
+
+    def with_options(self, **changes) -> "FanoutSpec":
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+def _lateral_where(t: ibis.Table):
+    return (t.event_code == 4624) & t.logon_type.isin([3, 10])
+
+
+PRESETS: dict[str, FanoutSpec] = {
+    "lateral": FanoutSpec("lateral", "lateral_movement", "logons", "user", "target_host",
+                          where=_lateral_where, entity_key="users", target_key="hosts",
+                          verb="logged on to", target_noun="hosts"),
+    "host-scan": FanoutSpec("host-scan", "host_scan", "connections", "src_ip", "dst_ip",
+                            entity_key="ips", target_key="ips", verb="contacted",
+                            target_noun="destination IPs"),
+    "port-scan": FanoutSpec("port-scan", "port_scan", "connections", "src_ip", "dst_port",
+                            entity_key="ips", target_key=None, verb="connected to",
+                            target_noun="destination ports"),
+    "av-sustained": FanoutSpec("av-sustained", "av_sustained", "detections", "user", "detection",
+                               bucket="1d", detect_last="3d", sustained=3, entity_key="users",
+                               target_key=None, verb="had", target_noun="distinct AV detections"),
+}
+
+
+def preset(name: str) -> FanoutSpec:
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise ConfigError(f"unknown fan-out preset {name!r}; expected one of "
+                          f"{', '.join(PRESETS)} or a custom entity/target") from None
+
+
+def equals_filter(conditions: Mapping[str, Sequence[str | int]]) -> Where:
+    """A filter keeping rows where each column equals one of its listed values (ANDed across columns)."""
+    conditions = {col: list(vals) for col, vals in conditions.items()}
+
+    def where(t: ibis.Table):
+        expr = None
+        for col, vals in conditions.items():
+            if col not in t.columns:
+                raise ConfigError(f"filter column {col!r} is not in the table ({', '.join(t.columns)})")
+            column = t[col]
+            typed = [int(v) for v in vals] if column.type().is_integer() else \
+                [v in (True, "true", "True", "1") for v in vals] if column.type().is_boolean() else \
+                [str(v) for v in vals]
+            cond = column.isin(typed)
+            expr = cond if expr is None else expr & cond
+        return expr if expr is not None else ibis.literal(True)
+
+    return where
+
+
+def parse_where(items: Sequence[str]) -> Where | None:
+    """``["event_code=4624", "logon_type=3,10"]`` → a filter (see :func:`equals_filter`)."""
+    if not items:
+        return None
+    conditions: dict[str, list[str]] = {}
+    for item in items:
+        col, sep, values = item.partition("=")
+        if not sep or not col.strip() or not values.strip():
+            raise ConfigError(f"filter {item!r} is not column=value[,value...]")
+        conditions.setdefault(col.strip(), []).extend(v.strip() for v in values.split(","))
+    return equals_filter(conditions)
+
+
+def custom_spec(table: str, entity: str, target: str, *, bucket: str = "1h", detect_last: str = "1h",
+                where: Where | None = None, sustained: int = 1) -> FanoutSpec:
+    """A user-defined fan-out hunt over any table with ``time`` and the two named columns."""
+    return FanoutSpec("custom", "fanout", table, entity, target, bucket=bucket, detect_last=detect_last,
+                      where=where, sustained=sustained, entity_key="entities", target_key=None,
+                      verb="reached", target_noun=f"distinct {target} values")

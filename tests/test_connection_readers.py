@@ -1,0 +1,87 @@
+"""Connection readers: Zeek conn.log (TSV and JSON) and firewall CSV with a column mapping."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from datetime import datetime, timezone
+
+import pandas as pd
+import pytest
+
+from tracehound.errors import InputFormatError
+from tracehound.readers.connections import read_connections, sniff_connection_format
+
+HEADER = ("#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-\n#path\tconn\n"
+          "#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\tservice\tduration\t"
+          "orig_bytes\tresp_bytes\tconn_state\n"
+          "#types\ttime\tstring\taddr\tport\taddr\tport\tenum\tstring\tinterval\tcount\tcount\tstring\n")
+
+
+def _df(engine, table):
+    return engine.to_pandas(table.order_by("time"))
+
+
+def test_zeek_tsv(duckdb_engine, tmp_path):
+    path = tmp_path / "conn.log.gz"
+    body = HEADER + "\n".join([
+        "1700000000.500000\tCabc1\t10.0.0.1\t50000\t10.0.0.2\t443\ttcp\tssl\t1.5\t100\t2000\tSF",
+        "1700000001.000000\tCabc2\t10.0.0.1\t50001\t10.0.0.3\t22\ttcp\t-\t-\t-\t-\tS0",
+        "1700000002.000000\tCabc3\t10.0.0.1\tonly-four-fields\t10.0.0.3",
+        "#close\t2023-11-14-22-13-22",
+    ]) + "\n"
+    with gzip.open(path, "wt") as fh:
+        fh.write(body)
+    assert sniff_connection_format(path) == "zeek-tsv"
+    table, report = read_connections(path, duckdb_engine)
+    df = _df(duckdb_engine, table)
+    assert df["event_id"].tolist() == ["Cabc1", "Cabc2"]
+    first, second = df.iloc[0], df.iloc[1]
+    assert first.time == datetime.fromtimestamp(1700000000.5, tz=timezone.utc)
+    assert (first.dst_port, first.service, first.bytes_out, first.bytes_in, first.duration) == \
+        (443, "ssl", 100, 2000, 1.5)
+    assert second.service is None and pd.isna(second.bytes_out) and pd.isna(second.duration)
+    assert report.bad_count == 1 and report.bad[0].line == 10
+
+
+def test_zeek_json(duckdb_engine, tmp_path):
+    path = tmp_path / "conn.json"
+    recs = [{"ts": 1700000000.0, "uid": "C1", "id.orig_h": "10.0.0.1", "id.orig_p": 5,
+             "id.resp_h": "10.0.0.9", "id.resp_p": 53, "proto": "udp", "service": "dns"},
+            {"ts": "2023-11-14T22:13:21.000000Z", "uid": "C2", "id.orig_h": "10.0.0.1",
+             "id.resp_h": "10.0.0.9", "id.resp_p": 80, "proto": "tcp"}]
+    path.write_text("\n".join(json.dumps(r) for r in recs) + "\n[1,2]\n")
+    assert sniff_connection_format(path) == "zeek-json"
+    table, report = read_connections(path, duckdb_engine)
+    df = _df(duckdb_engine, table)
+    assert sorted(df["event_id"]) == ["C1", "C2"]
+    assert set(df["dst_port"]) == {53, 80}
+    assert report.bad_count == 1 and report.bad[0].line == 3
+
+
+def test_firewall_csv_with_aliases_and_mapping(duckdb_engine, tmp_path):
+    path = tmp_path / "fw.csv"
+    path.write_text("timestamp,src,dst,dport,protocol\n"
+                    "2024-01-01T00:00:00Z,10.0.0.1,10.0.0.2,445,TCP\n"
+                    "not-a-time,10.0.0.1,10.0.0.2,445,TCP\n")
+    assert sniff_connection_format(path) == "firewall-csv"
+    table, report = read_connections(path, duckdb_engine)
+    df = _df(duckdb_engine, table)
+    assert df[["src_ip", "dst_ip", "dst_port", "proto"]].values.tolist() == [["10.0.0.1", "10.0.0.2", 445, "tcp"]]
+    assert report.bad_count == 1 and report.bad[0].line == 3
+
+    odd = tmp_path / "odd.csv"
+    odd.write_text("When,From,To,Port\n2024-01-01 00:00:05,1.1.1.1,2.2.2.2,80\n")
+    assert sniff_connection_format(odd) is None
+    mapped, _ = read_connections(odd, duckdb_engine, mapping={"time": "When", "src_ip": "From",
+                                                               "dst_ip": "To", "dst_port": "Port"})
+    assert _df(duckdb_engine, mapped)["dst_ip"].tolist() == ["2.2.2.2"]
+    with pytest.raises(InputFormatError, match="odd.csv.*Nope"):
+        read_connections(odd, duckdb_engine, mapping={"time": "Nope"})
+
+
+def test_zeek_without_fields_header_names_the_file(duckdb_engine, tmp_path):
+    path = tmp_path / "conn.log"
+    path.write_text("#separator \\x09\n1700000000.0\tC1\n")
+    with pytest.raises(InputFormatError, match="conn.log"):
+        read_connections(path, duckdb_engine)
