@@ -77,6 +77,9 @@ def test_exact_mean_sigma_bound_and_finding(engine):
     assert sorted(f.evidence["new_targets"]) == list("DEFGH")
     assert sorted(f.entities["hosts"]) == list("ADEFGH")
     assert len(f.event_ids) == 6 and "X1" not in f.entities["hosts"]
+    # the series behind the report's plot: alice's distinct hosts per non-empty hour, baseline + detection
+    assert [(p["bucket"][11:13], p["count"]) for p in f.evidence["series"]] == [
+        ("01", 2), ("05", 3), ("09", 1), ("00", 6)]
     assert (f"alice logged on to 6 hosts between 2024-01-02 00:00 and 01:00 UTC; the usual for alice "
             f"is {alice.mean():.1f} ± {alice.std(ddof=1):.1f} per 1h, bound {alice_bound}; "
             f"5 of the 6 are new for alice.") == f.explanation

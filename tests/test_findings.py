@@ -42,3 +42,11 @@ def test_iso_utc_converts_other_zones_and_naive_as_utc():
 def test_unknown_severity_is_rejected():
     with pytest.raises(ValueError, match="severity"):
         _finding(1.0, severity="critical")
+
+
+def test_severity_outranks_score_across_hunts(tmp_path):
+    web = _finding(300.0, kind="web_session", severity="medium")
+    spray = _finding(2.5, severity="high")
+    low = _finding(999.0, kind="port_scan", severity="low")
+    rows = read_jsonl(write_jsonl([low, web, spray], tmp_path / "f.jsonl"))
+    assert [(r["severity"], r["score"]) for r in rows] == [("high", 2.5), ("medium", 300.0), ("low", 999.0)]

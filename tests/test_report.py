@@ -34,13 +34,18 @@ def hostile_findings() -> list[Finding]:
                    first_seen="2024-01-05T00:00:00Z", last_seen="2024-01-05T01:00:00Z",
                    entities={"ips": ["192.0.2.9", "2001:db8::1"], "users": []}, event_ids=["w1"],
                    explanation="scanner", evidence={"rare_transitions": [
-                       {"from": "GET /", "to": XSS_ATTR, "probability": 0.0}]})
+                       {"from": "GET /", "to": XSS_ATTR, "probability": 0.0},
+                       {"from": "GET /x/%22${WEBLOC}/view.php", "to": "GET /$fi$le", "probability": 0.1}]})
     lateral = Finding(kind="lateral_movement", id="lat-1", title="alice moved", severity="medium",
                       score=3.0, first_seen="2024-01-06T14:00:00Z", last_seen="2024-01-06T15:00:00Z",
                       entities={"users": ["alice@contoso.com"], "hosts": ["WS1", "WS2"]}, event_ids=["l1"],
                       explanation="x", evidence={"series": [{"bucket": "2024-01-06T13:00:00Z", "count": 2},
                                                             {"bucket": "2024-01-06T14:00:00Z", "count": 11}],
-                                                 "bound": 4})
+                                                 "bound": 4, "bucket": "1h", "entity": "alice",
+                                                 "baseline_start": "2024-01-05T00:00:00Z",
+                                                 "baseline_end": "2024-01-06T14:00:00Z",
+                                                 "bucket_end": "2024-01-06T15:00:00Z",
+                                                 "buckets_over_bound": ["2024-01-06T14:00:00Z"]})
     return [lateral, spray, scan]
 
 

@@ -16,6 +16,13 @@ import orjson
 SEVERITIES = ("low", "medium", "high")
 
 
+def rank_key(finding: "Finding | dict") -> tuple[int, float]:
+    """Sort key for triage: severity first, then score. Scores are only comparable within a hunt, so
+    a web session's large surprisal score must not bury a high-severity spray campaign."""
+    data = finding.to_dict() if isinstance(finding, Finding) else finding
+    return (-SEVERITIES.index(data["severity"]), -float(data["score"]))
+
+
 def iso_utc(value) -> str | None:
     """ISO-8601 UTC text (``2024-03-01T12:00:00Z``) from a datetime / pandas Timestamp / None."""
     if value is None:
@@ -74,10 +81,10 @@ def dumps(finding: Finding | dict) -> bytes:
 
 
 def write_jsonl(findings: Iterable[Finding], path: str | Path) -> Path:
-    """Write findings one JSON object per line, highest score first."""
+    """Write findings one JSON object per line, most severe first, then by score."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    ordered = sorted(findings, key=lambda f: -f.score)
+    ordered = sorted(findings, key=rank_key)
     with path.open("wb") as out:
         for f in ordered:
             out.write(dumps(f) + b"\n")

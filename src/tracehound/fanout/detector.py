@@ -275,4 +275,6 @@ class FanoutDetector:
             .select("entity", "target", "b", "time", "event_id").limit(MAX_DETAIL_ROWS))
         before = mine.filter((mine.b >= w.baseline_start) & (mine.b < w.detect_start))
         known = engine.to_pandas(before.select("entity", "target").distinct())
-        return build_findings(spec, self, flagged, detail, known, w)
+        history = mine.filter((mine.b >= w.baseline_start) & (mine.b < w.detect_end))
+        series = engine.to_pandas(history.group_by(["entity", "b"]).aggregate(n=history.target.nunique()))
+        return build_findings(spec, self, flagged, detail, known, w, series)

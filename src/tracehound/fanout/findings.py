@@ -52,9 +52,15 @@ def _basis_text(row, detector: "FanoutDetector", bucket: str) -> str:
 
 
 def build_findings(spec: FanoutSpec, detector: "FanoutDetector", flagged: pd.DataFrame,
-                   detail: pd.DataFrame, known: pd.DataFrame, w: "Windows") -> list[Finding]:
-    """One finding per flagged (entity, bucket), or per entity when the preset is ``sustained``."""
+                   detail: pd.DataFrame, known: pd.DataFrame, w: "Windows",
+                   series: pd.DataFrame) -> list[Finding]:
+    """One finding per flagged (entity, bucket), or per entity when the preset is ``sustained``.
+
+    ``series`` holds the entity's distinct-target count per non-empty bucket over baseline and
+    detection windows; it goes into the evidence so the report can plot the count against the bound.
+    """
     known_sets = known.groupby("entity")["target"].agg(set).to_dict() if len(known) else {}
+    by_entity = {ent: grp.sort_values("b") for ent, grp in series.groupby("entity")} if len(series) else {}
     detail = detail.sort_values("time") if len(detail) else detail
     groups = ([(ent, grp) for ent, grp in flagged.groupby("entity")] if spec.sustained > 1
               else [(row["entity"], flagged.loc[[idx]]) for idx, row in flagged.iterrows()])
@@ -115,6 +121,9 @@ def build_findings(spec: FanoutSpec, detector: "FanoutDetector", flagged: pd.Dat
                 "targets": listed,
                 "target_count": len(targets),
                 "event_count": len(mine),
+                "series": [{"bucket": iso_utc(w.to_time(int(b))), "count": int(n)}
+                           for b, n in zip(by_entity[entity]["b"], by_entity[entity]["n"])]
+                if entity in by_entity else [],
             },
         ))
     return findings

@@ -1,6 +1,6 @@
 """``report.html``: one self-contained file an analyst reads top to bottom.
 
-Summary first, then one section per finding (highest score first) with its explanation, entities,
+Summary first, then one section per finding (most severe first, then by score) with its explanation, entities,
 plots and the full evidence. No network, no JavaScript: plots are PNG data URIs and a Content-Security-
 Policy forbids scripts outright, so even a missed escape could not run attacker text. Every string from
 a log goes through :func:`safety.html_text` all the same — the report must *show* the attack, as text.
@@ -13,6 +13,7 @@ from collections import Counter
 from datetime import datetime, timezone
 
 from .. import __version__
+from ..findings import rank_key
 from .plots import plots_for
 from .safety import html_text as esc
 
@@ -68,7 +69,7 @@ def _finding(f: dict, anchor: str) -> str:
 
 def render(findings: list[dict], summary: list[tuple[str, str]], *, title: str = "tracehound report") -> str:
     """The whole report as one HTML string. ``summary`` rows come first (inputs, bad records, outputs)."""
-    ordered = sorted(findings, key=lambda f: -f["score"])
+    ordered = sorted(findings, key=rank_key)
     per_kind = Counter((f["kind"], f["severity"]) for f in ordered)
     kinds = sorted({k for k, _ in per_kind})
     kind_rows = "".join(

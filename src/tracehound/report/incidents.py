@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..findings import rank_key
+
 #: MITRE ATT&CK techniques per finding kind: (tactic, technique id, technique name).
 ATTACK: dict[str, tuple[str, str, str]] = {
     "password_spray": ("CredentialAccess", "T1110.003", "Brute Force: Password Spraying"),
@@ -68,6 +70,6 @@ def incident(finding: dict, number: int) -> dict:
 
 
 def incidents(findings: list[dict]) -> list[dict]:
-    """Incidents for all findings, highest score first, numbered from 1."""
-    ordered = sorted(findings, key=lambda f: -f["score"])
+    """Incidents for all findings, most severe first, numbered from 1."""
+    ordered = sorted(findings, key=rank_key)
     return [incident(f, i) for i, f in enumerate(ordered, start=1)]

@@ -12,8 +12,13 @@ import io
 import matplotlib
 
 matplotlib.use("Agg")
+# Labels are log text: "$...$" in a URL must be drawn as typed, never parsed as mathtext.
+matplotlib.rcParams["text.parse_math"] = False
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from ..fanout.presets import seconds  # noqa: E402
 
 Plot = tuple[str, str]
 
@@ -85,6 +90,13 @@ def spray_plots(f: dict) -> list[Plot]:
         plots.append(("P(field anomalous | cluster): fields × clusters",
                       hinton(p.T, list(mix["fields"]), [f"c{i}" for i in range(p.shape[0])],
                              "fields × clusters")))
+    per_field = ev.get("cluster_field_probabilities")
+    if per_field:
+        labels = list(per_field)
+        red = set(ev.get("anomalous_fields", []))
+        plots.append(("P(field is anomalous) in this campaign's cluster; its consistently anomalous fields in red",
+                      _bars(labels, {"P(anomalous)": [float(per_field[k]) for k in labels]},
+                            "fingerprint: P(field anomalous | campaign)", red=red)))
     for key, title in (("daily_attempts", "Attempts per day: campaign vs baseline failures (share)"),
                        ("hour_of_day", "Hour of day (UTC): campaign vs baseline (share)"),
                        ("day_of_week", "Day of week: campaign vs baseline (share)")):
@@ -107,25 +119,45 @@ def spray_plots(f: dict) -> list[Plot]:
 
 
 def fanout_plots(f: dict) -> list[Plot]:
+    """The entity's distinct-target count per bucket over baseline + detection, against its bound."""
     ev = f.get("evidence", {})
     series = ev.get("series")
     if not series:
         return []
-    labels = [str(p["bucket"])[5:16] for p in series]
-    values = [p["count"] for p in series]
-    return [("Distinct targets per bucket against the entity's bound",
-             _bars(labels, {"distinct targets": values}, "distinct targets per bucket",
-                   line=ev.get("bound")))]
+    width = pd.Timedelta(seconds=seconds(ev.get("bucket", "1h")))
+    start = pd.Timestamp(ev.get("baseline_start") or series[0]["bucket"])
+    end = pd.Timestamp(ev.get("bucket_end") or series[-1]["bucket"])
+    index = pd.date_range(start, end - width, freq=width) if end > start else pd.DatetimeIndex([])
+    counts = pd.Series({pd.Timestamp(p["bucket"]): p["count"] for p in series}, dtype=float)
+    counts = counts.reindex(index.union(counts.index), fill_value=0.0).sort_index()
+    flagged = {pd.Timestamp(b) for b in ev.get("buckets_over_bound", [])}
+    fig, ax = plt.subplots(figsize=(8, 2.8))
+    ax.step(counts.index, counts.to_numpy(), where="post", color="#1f4e79", linewidth=1,
+            label=f"distinct targets per {ev.get('bucket', 'bucket')}")
+    hits = counts[counts.index.isin(flagged)]
+    ax.scatter(hits.index, hits.to_numpy(), color="#c0392b", zorder=3, label="over the bound")
+    if ev.get("bound") is not None:
+        ax.axhline(ev["bound"], color="#c0392b", linestyle="--", linewidth=1, label=f"bound {ev['bound']}")
+    if ev.get("baseline_end"):
+        ax.axvline(pd.Timestamp(ev["baseline_end"]), color="#777", linestyle=":", label="baseline ends")
+    ax.legend(fontsize=7)
+    ax.set_title(f"{ev.get('entity', '')}: distinct targets per bucket", fontsize=10)
+    fig.autofmt_xdate()
+    return [("Distinct targets per bucket over the baseline and detection windows, against the bound",
+             _png(fig))]
 
 
 def web_plots(f: dict) -> list[Plot]:
-    rare = f.get("evidence", {}).get("rare_transitions") or []
+    rare = (f.get("evidence", {}).get("rare_transitions") or [])[:20]
     if not rare:
         return []
-    labels = [f"{t.get('from', '?')} → {t.get('to', '?')}"[:70] for t in rare[:20]]
-    probs = [float(t.get("probability", 0.0)) for t in rare[:20]]
-    return [("The session's rarest transitions (model probability; 0 = never seen from any client)",
-             _bars(labels, {"P(transition)": probs}, "rarest transitions", horizontal=True))]
+    labels = [f"{t.get('from', '?')} → {t.get('to', '?')}"[:70] for t in rare]
+    bits = [float(t.get("surprisal_bits", 0.0)) for t in rare]
+    red = {lab for lab, t in zip(labels, rare) if t.get("risk") == "high"}
+    return [("The session's path, transition by transition: surprisal in bits (−log2 P) under the model "
+             "of all clients; HIGH-risk transitions in red",
+             _bars(labels, {"surprisal (bits)": bits}, "session path: surprisal per transition",
+                   red=red, horizontal=True))]
 
 
 def plots_for(f: dict) -> list[Plot]:
