@@ -1,0 +1,122 @@
+"""The web hunt over N access-log lines: parse + sessionise + fit + score + findings, default engine.
+
+Generates its own Apache *combined* log (vectorised numpy/pyarrow, 1M lines per step): ``--clients``
+clients (IP + one of 12 user agents) make sessions of 1–20 page views on a 5,000-page site, each view
+followed by a few static assets, walking with a per-session stride so the site has a realistic
+number of distinct transitions; 0.05 % of sessions are scanners walking random missing paths.
+Then, in a fresh child process so its numbers are its own, runs ``read_weblogs`` and
+``WebSessionDetector`` (defaults, fitted on everything) and reports wall time per step, lines per
+second and the child's peak resident memory (``ru_maxrss``; includes DuckDB's native memory).
+
+    .venv/bin/python benchmarks/bench_web.py [--lines 10000000] [--clients 300000] [--threads 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+START = int(datetime(2024, 3, 1, tzinfo=timezone.utc).timestamp())
+CHUNK = 1_000_000
+PAGES = 5_000
+AGENTS = [f"Mozilla/5.0 (bench agent {i}) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/12{i}.0" for i in range(12)]
+
+
+def generate(path: Path, lines: int, clients: int, seed: int = 7) -> None:
+    rng = np.random.default_rng(seed)
+    ips = pa.array([f"{10 + i // 65536 % 200}.{i // 256 % 256}.{i % 256}.{(i * 7) % 250 + 1}"
+                    for i in range(clients)])
+    agents = pa.array(AGENTS)
+    pages = pa.array([f"/section{p % 40}/page-{p}.html" for p in range(PAGES)]
+                     + [f"/static/asset-{a}.png" for a in range(200)]
+                     + [f"/probe-{k}.php" for k in range(20_000)])
+    written = 0
+    with path.open("w", encoding="utf-8") as out:
+        while written < lines:
+            n = min(CHUNK, lines - written)
+            sessions = n // 4 + 1  # mean length 8, so the sessions always cover n lines
+            length = rng.integers(1, 16, size=sessions)
+            sid = np.repeat(np.arange(sessions), length)[:n]
+            step = (np.arange(len(sid)) - np.repeat(np.cumsum(length) - length, length)[:n])
+            start_page = rng.integers(0, PAGES, size=sessions)
+            stride = rng.integers(1, 6, size=sessions)
+            page = (start_page[sid] + step * stride[sid]) % PAGES
+            asset = rng.random(n) < 0.5
+            page = np.where(asset, PAGES + rng.integers(0, 200, size=n), page)
+            scanner = rng.random(sessions) < 0.0005
+            page = np.where(scanner[sid], PAGES + 200 + rng.integers(0, 20_000, size=n), page)
+            status = np.where(scanner[sid], 404, 200)
+            client = rng.integers(0, clients, size=sessions)[sid]
+            t0 = START + rng.integers(0, 30 * 86400, size=sessions)
+            secs = t0[sid] + step * rng.integers(5, 90, size=n)
+            stamp = pc.strftime(pa.array(secs).cast(pa.timestamp("s", tz="UTC")),
+                                format="%d/%b/%Y:%H:%M:%S +0000")
+            text = pc.binary_join_element_wise(
+                pc.take(ips, pa.array(client)), " - - [", stamp, '] "GET ', pc.take(pages, pa.array(page)),
+                ' HTTP/1.1" ', pc.cast(pa.array(status), pa.string()), " ",
+                pc.cast(pa.array(rng.integers(200, 90_000, size=n)), pa.string()), ' "-" "',
+                pc.take(agents, pa.array(client % len(AGENTS))), '"', "")
+            out.write("\n".join(text.to_pylist()))
+            out.write("\n")
+            written += n
+
+
+def run(path: Path, threads: int) -> dict:
+    from tracehound.engine import connect
+    from tracehound.readers.weblogs import read_weblogs
+    from tracehound.web.scoring import WebSessionDetector
+
+    timings = {}
+    with connect("duckdb", threads=threads) as engine:
+        t0 = time.perf_counter()
+        requests, report = read_weblogs([path], engine)
+        timings["read_parse_s"] = time.perf_counter() - t0
+        t1 = time.perf_counter()
+        detector = WebSessionDetector().fit(requests, engine)
+        timings["fit_s"] = time.perf_counter() - t1
+        t2 = time.perf_counter()
+        findings = detector.detect(requests)
+        timings["score_detect_s"] = time.perf_counter() - t2
+        total = time.perf_counter() - t0
+    return {"lines": report.records, "bad": report.bad_count, "clients_in_model": detector.n_clients_,
+            "transitions_in_model": detector.model_.n_transitions_, "findings": len(findings),
+            **{k: round(v, 2) for k, v in timings.items()}, "total_s": round(total, 2),
+            "lines_per_second": round(report.records / total),
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lines", type=int, default=10_000_000)
+    parser.add_argument("--clients", type=int, default=300_000)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(run(Path(args.child), args.threads)))
+        return
+    with tempfile.TemporaryDirectory(prefix="bench-web-") as tmp:
+        path = Path(tmp) / "access.log"
+        t0 = time.perf_counter()
+        generate(path, args.lines, args.clients)
+        gen_s = time.perf_counter() - t0
+        child = subprocess.run([sys.executable, __file__, "--child", str(path), "--threads", str(args.threads)],
+                               check=True, capture_output=True, text=True)
+        result = json.loads(child.stdout.strip().splitlines()[-1])
+        result.update(generate_s=round(gen_s, 1), file_mb=round(path.stat().st_size / 2**20), threads=args.threads)
+        print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

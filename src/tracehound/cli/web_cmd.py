@@ -1,0 +1,138 @@
+"""``tracehound web``, ``tracehound simulate weblogs`` and ``tracehound evaluate web``."""
+
+from __future__ import annotations
+
+import json
+from contextlib import nullcontext
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from ..errors import ConfigError
+from ..findings import write_jsonl
+from ..readers.weblogs import read_weblogs
+from ..web.blocklist import FORMATS, write_blocklist
+from ..web.evaluate import evaluate_sessions, load_labels
+from ..web.scoring import RISK_NAMES, WebSessionDetector, canaries_from_robots, split_baseline
+from . import app, evaluate_app, simulate_app
+from .common import (ENGINE_OPTION, MASTER_OPTION, QUIET_OPTION, console, friendly_errors, open_engine,
+                     out, report_reads, summary_table)
+
+
+def _parse_time(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ConfigError(f"--baseline-until expects an ISO-8601 time like 2024-03-01T00:00Z, got {text!r}") from None
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def _detector(gap_minutes: float, client: str, min_severity: str, canaries: list[str]) -> WebSessionDetector:
+    return WebSessionDetector(gap_minutes=gap_minutes, client=client, min_severity=min_severity,
+                              canary_paths=tuple(canaries))
+
+
+@app.command()
+def web(
+    paths: List[str] = typer.Argument(..., help="Access logs: files, folders or globs (gzip is fine)."),
+    out_dir: Path = typer.Option(..., "--out", help="Folder for findings.jsonl, ips.csv, rejects.jsonl."),
+    blocklist: Optional[Path] = typer.Option(None, "--blocklist", help="Write the HIGH client IPs here."),
+    blocklist_format: str = typer.Option("plain", "--blocklist-format",
+                                         help=f"Blocklist format: {', '.join(FORMATS)}."),
+    baseline_until: Optional[str] = typer.Option(
+        None, "--baseline-until", help="Fit on requests before this ISO time; default: fit on all."),
+    canary: List[str] = typer.Option([], "--canary", help="Canary path prefix (repeatable)."),
+    robots: Optional[Path] = typer.Option(None, "--robots", help="robots.txt whose Disallow paths are canaries."),
+    min_severity: str = typer.Option("high", "--min-severity", help="Findings from: high or medium."),
+    gap_minutes: float = typer.Option(30.0, "--gap-minutes", help="Inactivity gap that ends a session."),
+    client: str = typer.Option("ip_ua", "--client", help="Client key: ip_ua (IP + user agent) or ip."),
+    engine: str = ENGINE_OPTION,
+    spark_master: Optional[str] = MASTER_OPTION,
+    quiet: bool = QUIET_OPTION,
+) -> None:
+    """Hunt scanners in access logs: rare request transitions, rated HIGH / MEDIUM / LOW."""
+    with friendly_errors():
+        canaries = list(canary)
+        if robots is not None:
+            try:
+                canaries += canaries_from_robots(robots.read_text(encoding="utf-8", errors="replace"))
+            except OSError as exc:
+                raise ConfigError(f"cannot read robots.txt {robots}: {exc.strerror}") from None
+        until = _parse_time(baseline_until)
+        if blocklist_format not in FORMATS:
+            raise ConfigError(f"--blocklist-format must be one of {', '.join(FORMATS)}")
+        with open_engine(engine, spark_master) as eng:
+            with console.status("reading access logs", spinner="dots") if not quiet else nullcontext():
+                requests, report = read_weblogs(paths, eng)
+            report_reads(report, out_dir)
+            detector = _detector(gap_minutes, client, min_severity, canaries)
+            with console.status("fitting and scoring sessions", spinner="dots") if not quiet else nullcontext():
+                detector.fit(split_baseline(requests, until) if until else requests, eng)
+                findings = detector.detect(requests)
+                ips = eng.to_pandas(detector.score_ips(requests).order_by(["client_ip"]))
+            out_dir.mkdir(parents=True, exist_ok=True)
+            write_jsonl(findings, out_dir / "findings.jsonl")
+            ips["risk"] = ips["risk"].map(RISK_NAMES)
+            ips.sort_values(["high_sessions", "score"], ascending=False).to_csv(out_dir / "ips.csv", index=False)
+            high = ips.loc[ips["risk"] == "high", "client_ip"].tolist()
+            rows = [("requests", f"{report.records:,}"), ("clients in model", f"{detector.n_clients_:,}"),
+                    ("findings", f"{len(findings):,}"), ("HIGH client IPs", f"{len(high):,}"),
+                    ("output", str(out_dir))]
+            if blocklist is not None:
+                path, written, skipped = write_blocklist(high, blocklist, blocklist_format)
+                rows.append(("blocklist", f"{path} ({written} addresses, {skipped} invalid skipped)"))
+            out.print(summary_table("tracehound web", rows))
+            for f in findings[:10]:
+                out.print(f.title, highlight=False)
+
+
+@simulate_app.command("weblogs")
+def simulate_weblogs_cmd(
+    out_dir: Path = typer.Argument(..., help="Folder for access.log and labels.json."),
+    visitors: int = typer.Option(1500, help="Benign visitors (1-3 sessions each)."),
+    scanners: int = typer.Option(12, help="Scanners, split between dirbrute, cms and sqli."),
+    days: int = typer.Option(3, help="Days of traffic."),
+    seed: int = typer.Option(0, help="Random seed (same seed, same log)."),
+) -> None:
+    """Write a realistic access log with planted scanners, a slow crawler and ground-truth labels."""
+    from ..simulate.weblogs import simulate_weblogs
+
+    with friendly_errors():
+        if visitors < 1 or scanners < 0 or days < 1:
+            raise ConfigError("visitors and days must be at least 1, scanners at least 0")
+        info = simulate_weblogs(out_dir, visitors=visitors, scanners=scanners, days=days, seed=seed)
+        out.print(f"wrote {info['lines']:,} lines to {info['log']} and labels to {info['labels']}")
+
+
+@evaluate_app.command("web")
+def evaluate_web(
+    paths: List[str] = typer.Argument(..., help="Access logs to hunt in."),
+    labels: Path = typer.Option(..., "--labels", help="labels.json from `tracehound simulate weblogs`."),
+    out_file: Optional[Path] = typer.Option(None, "--out", help="Also write the metrics as JSON here."),
+    engine: str = ENGINE_OPTION,
+    spark_master: Optional[str] = MASTER_OPTION,
+) -> None:
+    """Share of scanner sessions rated HIGH and of benign sessions rated HIGH, against labels."""
+    with friendly_errors():
+        truth = load_labels(labels)
+        with open_engine(engine, spark_master) as eng:
+            requests, report = read_weblogs(paths, eng)
+            report_reads(report, None)
+            detector = WebSessionDetector().fit(requests, eng)
+            sessions = eng.to_pandas(detector.score(requests).select("client_ip", "user_agent", "risk"))
+        metrics = evaluate_sessions(sessions, truth)
+        text = json.dumps(metrics, indent=2)
+        if out_file is not None:
+            out_file.parent.mkdir(parents=True, exist_ok=True)
+            out_file.write_text(text + "\n", encoding="utf-8")
+        s, b = metrics["scanner_sessions"], metrics["benign_sessions"]
+        out.print(summary_table("tracehound evaluate web", [
+            ("scanner sessions HIGH", f"{s['high']} / {s['sessions']}"),
+            ("benign sessions HIGH", f"{b['high']} / {b['sessions']}"
+                                     + (f" ({100 * b['share_high']:.2f}%)" if b["sessions"] else "")),
+        ]))
+        out.print(text, highlight=False)

@@ -1,0 +1,98 @@
+"""First-order Markov model of request-state transitions, with support counted in distinct clients.
+
+The count behind ``P(next | prev)`` is the number of *distinct clients* that made the transition,
+not the number of hits: a scanner repeating its own path a thousand times still counts once, so it
+cannot teach the model that its path is normal, and training on all the data (attackers included)
+stays robust. Scoring is leave-one-out: a transition's support is the number of *other* clients that
+made it, so a path only the scored client ever walked reads "never seen from any other client" even
+when the model was fitted on the same data.
+
+Only clients the site actually *served* (at least one request answered below 400) vouch for a
+transition by default. A bot that only collects 404s — one IP of a distributed WordPress probe, say —
+has shown nothing about how the site is used; without this rule fifty botnet IPs probing
+``/wp-login.php`` once each would make the probe look like a common way in. ``vouch="all"`` counts
+every client.
+
+Probabilities are additively smoothed (``alpha``) over the fitted state space plus one slot for
+states never seen, so an unseen transition has a small, finite probability and a finite surprisal.
+
+Only aggregates leave the engine: fitting stores the support table and the distinct
+(client, prev, state) triples as Parquet in the engine's staging area; scoring is a join.
+"""
+
+from __future__ import annotations
+
+import ibis
+import pandas as pd
+
+from ..engine import Engine
+from ..errors import ConfigError, NotFittedError
+from .materialize import materialize
+
+
+class TransitionModel:
+    """``P(state | prev)`` from distinct-client support, additively smoothed.
+
+    Parameters
+    ----------
+    alpha:
+        Pseudo-count added to every transition (Laplace smoothing when 1). Must be positive.
+    vouch:
+        ``"served"`` (default): only clients with at least one request answered below 400 count
+        as support; ``"all"``: every client does.
+    """
+
+    def __init__(self, alpha: float = 1.0, vouch: str = "served") -> None:
+        self.alpha = alpha
+        self.vouch = vouch
+
+    def fit(self, transitions: ibis.Table, engine: Engine) -> "TransitionModel":
+        """Learn support from a transitions table (``client, prev, state, status``; see ``states``)."""
+        if not self.alpha > 0:
+            raise ConfigError(f"alpha must be positive, got {self.alpha!r}")
+        if self.vouch not in ("served", "all"):
+            raise ConfigError(f"vouch must be 'served' or 'all', got {self.vouch!r}")
+        if self.vouch == "served":
+            ok = transitions.status.fill_null(999) < 400
+            served = transitions.filter(ok).select("client").distinct()
+            transitions = transitions.semi_join(served, "client")
+        triples = transitions.select("client", "prev", "state").distinct()
+        self.triples_ = materialize(engine, triples, "web-triples")
+        t = self.triples_
+        self.support_ = materialize(engine, t.group_by(["prev", "state"]).agg(support=t.count()),
+                                    "web-support")
+        s = self.support_
+        self.out_ = materialize(engine, s.group_by("prev").agg(out=s.support.sum()), "web-out")
+        self.n_clients_ = int(engine.scalar(t.client.nunique()))
+        states = t.select(state=t.prev).union(t.select(state=t.state)).distinct()
+        self.n_states_ = int(engine.scalar(states.count()))
+        self.n_transitions_ = int(engine.scalar(s.count()))
+        self.engine_ = engine
+        return self
+
+    def _check(self) -> None:
+        if not hasattr(self, "support_"):
+            raise NotFittedError("this TransitionModel is not fitted yet; call fit() first")
+
+    def score(self, transitions: ibis.Table) -> ibis.Table:
+        """``transitions`` plus ``support`` (other clients), ``out`` (other clients leaving ``prev``),
+        ``prob`` and ``surprisal`` (bits, ``-log2 prob``)."""
+        self._check()
+        own = self.triples_.mutate(own=ibis.literal(1, "int64"))
+        t = transitions.left_join(own, ["client", "prev", "state"]).select(
+            transitions, own=ibis._.own.fill_null(0))
+        t = t.left_join(self.support_, ["prev", "state"]).select(
+            t, raw_support=ibis._.support.fill_null(0))
+        t = t.left_join(self.out_, ["prev"]).select(t, raw_out=ibis._.out.fill_null(0))
+        support = (t.raw_support - t.own).cast("int64")
+        out = (t.raw_out - t.own).cast("int64")
+        slots = self.n_states_ + 1
+        prob = (support + self.alpha) / (out + self.alpha * slots)
+        t = t.mutate(support=support, out=out, prob=prob.cast("float64"))
+        return t.mutate(surprisal=-(t.prob.log2())).drop("own", "raw_support", "raw_out")
+
+    def transition_counts(self) -> pd.DataFrame:
+        """The fitted support table (``prev, state, support``) as pandas, sorted; an aggregate."""
+        self._check()
+        s = self.support_
+        return self.engine_.to_pandas(s.order_by(["prev", "state"]))

@@ -1,0 +1,67 @@
+"""From requests to Markov states, and from sessions to state transitions.
+
+A state is ``METHOD /templated/path``: the query string is dropped, and the parts of a path that
+change from visitor to visitor are replaced by placeholders — UUIDs (``{uuid}``), long hex ids
+(``{hex}``), dates (``{date}``) and all-digit path segments (``{n}``) — so ``/orders/1234`` and
+``/orders/98`` are the same page. Static assets (images, CSS, scripts, fonts) are
+folded away by default: a browser fetches them in whatever order it likes, which says nothing about
+the visitor, and failed asset requests are the commonest *benign* 404s (a broken image on a popular
+page, ``/apple-touch-icon.png`` from every iPhone). The price is that a probe for a static file
+(``/wp-includes/js/x.js``) is not seen; scanners that only probe assets are rare, and
+``fold_static=False`` keeps them. Each session starts in ``START`` and ends in ``END``.
+"""
+
+from __future__ import annotations
+
+import ibis
+
+START = "START"
+END = "END"
+
+STATIC_EXT = r"(?i)\.(?:css|js|mjs|png|jpe?g|gif|ico|svg|webp|avif|bmp|woff2?|ttf|otf|eot|map|mp4|webm|mp3)$"
+_UUID = r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}"
+_HEX = r"[0-9A-Fa-f]{16,}"
+_DATE = r"\d{4}-\d{2}-\d{2}"
+
+
+def template_path(path: ibis.StringValue) -> ibis.StringValue:
+    """The path with volatile parts replaced by placeholders (engine expression).
+
+    Replacements use no back-references (their syntax differs between RE2 and Java), so a digit
+    segment is matched with its slashes and replaced twice to catch neighbours like ``/1/2/``.
+    """
+    p = path.fill_null("")
+    p = p.re_replace(_UUID, "{uuid}").re_replace(_HEX, "{hex}").re_replace(_DATE, "{date}")
+    p = p.re_replace(r"/\d+/", "/{n}/").re_replace(r"/\d+/", "/{n}/").re_replace(r"/\d+$", "/{n}")
+    return p
+
+
+def is_static(path: ibis.StringValue) -> ibis.BooleanValue:
+    """Whether the path names a static asset (by extension)."""
+    return path.fill_null("").re_search(STATIC_EXT)
+
+
+def state_transitions(sessions: ibis.Table, *, fold_static: bool = True) -> ibis.Table:
+    """One row per transition ``prev → state`` in each session, including ``START →`` and ``→ END``.
+
+    Columns: ``client, client_ip, user_agent, session_id, step, event_id, time, status, path, prev,
+    prev_status, state``. The ``→ END`` row has no event, status or path.
+    """
+    t = sessions
+    if fold_static:
+        t = t.filter(~is_static(t.path))
+    t = t.mutate(state=t.method.fill_null("?") + " " + template_path(t.path))
+    w = ibis.window(group_by=t.session_id, order_by=[t.ts, t.event_id])
+    t = t.mutate(prev=t.state.lag().over(w).fill_null(START), prev_status=t.status.lag().over(w),
+                 step=(ibis.row_number().over(w) + 1).cast("int64"),
+                 length=t.count().over(ibis.window(group_by=t.session_id)))
+    cols = ["client", "client_ip", "user_agent", "session_id", "step", "event_id", "time", "status",
+            "path", "prev", "prev_status", "state"]
+    moves = t.select(*cols)
+    last = t.filter(t.step == t.length)
+    ends = last.select(
+        client=last.client, client_ip=last.client_ip, user_agent=last.user_agent,
+        session_id=last.session_id, step=last.step + 1, event_id=ibis.null("string"),
+        time=last.time, status=ibis.null("int64"), path=ibis.null("string"), prev=last.state,
+        prev_status=last.status, state=ibis.literal(END))
+    return moves.union(ends)
