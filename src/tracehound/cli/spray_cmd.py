@@ -1,0 +1,116 @@
+"""``tracehound spray`` and ``tracehound evaluate spray``: thin CLI wrappers over :mod:`tracehound.spray`."""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+import time
+from pathlib import Path
+from typing import Optional
+
+import orjson
+import typer
+
+from ..findings import write_jsonl
+from ..readers.signins import read_signins
+from ..spray import PRESETS, SprayHunter
+from ..spray.evaluate import markdown_tables, simulate_and_evaluate
+from . import app, evaluate_app
+from .common import (ENGINE_OPTION, MASTER_OPTION, QUIET_OPTION, console, friendly_errors, open_engine,
+                     out, report_reads, summary_table)
+
+
+@app.command()
+def spray(
+    paths: list[Path] = typer.Argument(..., help="SigninLogs exports (JSON Lines, CSV, Parquet), files, "
+                                                 "folders or globs."),
+    out_dir: Path = typer.Option(Path("spray-out"), "--out", help="Folder for findings.jsonl and "
+                                                                  "clusters.jsonl."),
+    preset: str = typer.Option("default", "--preset", help=f"One of: {', '.join(PRESETS)} (mstic = the "
+                                                           "published settings)."),
+    failure_codes: Optional[str] = typer.Option(None, "--failure-codes",
+                                                help="Comma-separated result codes of spray candidates "
+                                                     "(default 50126,50055; e.g. add 50053)."),
+    seed: int = typer.Option(0, "--seed", help="Random state of the mixture's restarts."),
+    engine_name: str = ENGINE_OPTION,
+    master: Optional[str] = MASTER_OPTION,
+    quiet: bool = QUIET_OPTION,
+) -> None:
+    """Find low-and-slow password spray campaigns and the accounts they got into."""
+    with friendly_errors(), open_engine(engine_name, master) as engine:
+        started = time.perf_counter()
+        overrides: dict = {"random_state": seed}
+        if failure_codes:
+            overrides["failure_codes"] = tuple(_codes(failure_codes))
+        hunter = SprayHunter.from_preset(preset, **overrides)
+        with _status("reading sign-ins", quiet):
+            table, report = read_signins(paths, engine)
+        report_reads(report, out_dir)
+        with _status("hunting", quiet):
+            hunter.fit(table, engine=engine)
+            clusters = hunter.score()
+            findings = hunter.to_findings(clusters)
+        path = write_jsonl(findings, out_dir / "findings.jsonl")
+        with (out_dir / "clusters.jsonl").open("wb") as fh:
+            for row in clusters.to_dict(orient="records"):
+                fh.write(orjson.dumps(row, default=str, option=orjson.OPT_SERIALIZE_NUMPY) + b"\n")
+        kinds = {k: sum(f.kind == k for f in findings) for k in ("password_spray", "fast_spray", "brute_force")}
+        compromised = sorted({u for f in findings for u in f.evidence.get("compromised_users", [])})
+        console.print(summary_table("spray hunt", [
+            ("preset", preset),
+            ("failed sign-ins clustered", f"{int(hunter.patterns_.n.sum()):,} "
+                                          f"({len(hunter.patterns_)} distinct bit-patterns)"),
+            ("set aside as typos", f"{hunter.retried_excluded_:,}"),
+            ("low-and-slow campaigns", str(kinds["password_spray"])),
+            ("fast sprays / brute force", f"{kinds['fast_spray']} / {kinds['brute_force']}"),
+            ("likely compromised accounts", str(len(compromised))),
+            ("findings", str(path)),
+            ("seconds", f"{time.perf_counter() - started:.1f}"),
+        ]))
+        for f in sorted(findings, key=lambda f: -f.score)[:10]:
+            out.print(f"[{f.severity}] {f.title}\n  {f.explanation}", highlight=False)
+
+
+def _status(message: str, quiet: bool):
+    """A spinner on stderr for a long step, or nothing with --quiet."""
+    return contextlib.nullcontext() if quiet else console.status(message)
+
+
+def _codes(text: str) -> list[int]:
+    from ..errors import ConfigError
+
+    try:
+        return [int(c) for c in text.split(",") if c.strip()]
+    except ValueError:
+        raise ConfigError(f"--failure-codes must be comma-separated integers, got {text!r}") from None
+
+
+@evaluate_app.command("spray")
+def evaluate_spray(
+    tenants: int = typer.Option(5, help="Simulated tenants (seeds first-seed, first-seed+1, ...)."),
+    users: int = typer.Option(2000, help="Users per tenant."),
+    days: int = typer.Option(120, help="Days per tenant."),
+    difficulty: list[str] = typer.Option(["standard", "hard"], help="Difficulties, used in turn; "
+                                                                    "repeatable."),
+    preset: list[str] = typer.Option(["default", "mstic"], help="Presets to compare; repeatable."),
+    first_seed: int = typer.Option(1, help="Seed of the first tenant."),
+    work_dir: Optional[Path] = typer.Option(None, help="Where simulated tenants are written "
+                                                       "(default: a temporary folder, removed)."),
+    markdown: Optional[Path] = typer.Option(None, "--markdown", help="Also write the tables here."),
+    engine_name: str = ENGINE_OPTION,
+    master: Optional[str] = MASTER_OPTION,
+    quiet: bool = QUIET_OPTION,
+) -> None:
+    """Run the spray hunt on simulated tenants and print found / coverage / purity / precision."""
+    with friendly_errors(), open_engine(engine_name, master) as engine:
+        with tempfile.TemporaryDirectory(prefix="tracehound-eval-") as tmp:
+            folder = work_dir or Path(tmp)
+            with _status("evaluating", quiet) as status:
+                scores = simulate_and_evaluate(
+                    folder, engine, tenants=tenants, users=users, days=days,
+                    difficulties=tuple(difficulty), presets=tuple(preset), first_seed=first_seed,
+                    progress=status.update if status is not None else None)
+        text = markdown_tables(scores)
+        out.print(text, highlight=False, markup=False)
+        if markdown:
+            markdown.write_text(text, encoding="utf-8")

@@ -1,0 +1,167 @@
+"""Per-field rarity of sign-ins against the successful baseline, and the anomaly bit-patterns.
+
+Steps 1–3 of the hunt. Everything row-level is an Ibis expression; only per-feature value counts come
+back to numpy (a few thousand rows at most), where the Dirichlet-smoothed probabilities and the per-
+field thresholds are computed, and then go back into the engine as small lookup tables that are
+joined onto the events to give each sign-in its bit-pattern.
+
+Why Dirichlet smoothing: a value seen once among 100,000 successes and a value never seen are both
+"rare", but a raw frequency of 0 makes log p undefined and over-rewards a single sighting. The
+posterior mean ``(n_c + α) / (N + α·K)`` of a symmetric Dirichlet(α) prior keeps every value's
+probability positive and shrinks tiny counts towards uniform.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import ibis
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from ..engine import Engine
+from ..errors import ConfigError
+
+#: Canonical ``signins`` columns used as features by default.
+DEFAULT_FEATURES: tuple[str, ...] = ("app", "client_app", "browser", "os", "device_name", "ip_prefix",
+                                     "country", "state", "city", "user_agent")
+#: Features computed from other columns rather than read as-is.
+DERIVED_FEATURES = ("hour",)
+#: The category that null and empty values share: "no device name" is itself informative.
+EMPTY = "(empty)"
+#: Threshold rules: MSTIC's ``mean-sd`` (mean − k·σ of log p, weighted by baseline counts) and
+#: ``tail`` (a value is anomalous if the values at least as rare carry < ``tail_mass`` of successes).
+THRESHOLD_RULES = ("mean-sd", "tail")
+
+
+def feature_column(t: ibis.Table, name: str) -> ibis.Value:
+    """The string value of feature ``name`` for each row, nulls and blanks mapped to :data:`EMPTY`."""
+    if name == "hour":
+        return t.time.hour().cast("string")
+    if name not in t.columns:
+        raise ConfigError(f"unknown spray feature {name!r}; expected a signins column or one of "
+                          f"{', '.join(DERIVED_FEATURES)}")
+    col = t[name].cast("string").strip()
+    return ibis.ifelse(col.isnull() | (col == ""), ibis.literal(EMPTY), col)
+
+
+def scoped_signins(signins: ibis.Table, features: tuple[str, ...],
+                   failure_codes: tuple[int, ...]) -> ibis.Table:
+    """Baseline successes plus candidate failures, de-duplicated by ``event_id``, with feature columns.
+
+    Adds ``is_candidate`` (a failed sign-in with a password-type result code), ``ua_raw`` (the user
+    agent as logged, for the retry rule) and ``f_<feature>``.
+    """
+    t = signins
+    rn = ibis.row_number().over(group_by=t.event_id, order_by=t.time)
+    t = t.mutate(_rn=rn).filter(lambda r: r._rn == 0).drop("_rn")
+    is_cand = t.result.isin(list(failure_codes)) & ~t.success.fill_null(False)
+    t = t.filter(t.success.fill_null(False) | is_cand)
+    ua = t.user_agent.cast("string") if "user_agent" in t.columns else ibis.null("string")
+    return t.select(
+        "event_id", "time", "user", "ip", "success",
+        is_candidate=is_cand, ua_raw=ua,
+        **{f"f_{name}": feature_column(t, name) for name in features},
+    )
+
+
+def drop_retried(scoped: ibis.Table, hours: float) -> ibis.Table:
+    """Candidates whose user signed in successfully from the same IP within ``hours`` stop being
+    candidates (``is_candidate`` false, ``retried`` true).
+
+    That is what a real user does after a typo, abroad in a hotel or on a new phone, and what a spray
+    does not: it rotates addresses and only gets in on the few accounts it cracks. The match is on
+    the exact IP, not the user agent, because a spray using ordinary browsers shares its user agent
+    with half the tenant.
+    """
+    window = ibis.interval(seconds=int(hours * 3600))
+    cand = scoped.filter(scoped.is_candidate).select("event_id", "user", "ip", "time")
+    succ = scoped.filter(scoped.success).select(s_user="user", s_ip="ip", s_time="time")
+    hit = cand.join(succ, [cand.user == succ.s_user, cand.ip == succ.s_ip,
+                           succ.s_time >= cand.time - window, succ.s_time <= cand.time + window])
+    hit = hit.select(r_id=hit.event_id).distinct()
+    out = scoped.left_join(hit, scoped.event_id == hit.r_id)
+    retried = out.r_id.notnull()
+    return out.mutate(is_candidate=out.is_candidate & ~retried, retried=retried).drop("r_id")
+
+
+def value_counts(scoped: ibis.Table, features: tuple[str, ...]) -> ibis.Table:
+    """One row per (feature, value): successes and candidate failures carrying it (one query)."""
+    parts = [
+        scoped.select(feature=ibis.literal(name), value=scoped[f"f_{name}"],
+                      succ=scoped.success.cast("int64"), cand=scoped.is_candidate.cast("int64"))
+        for name in features
+    ]
+    stacked = parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]
+    return stacked.group_by(["feature", "value"]).agg(n_success=stacked.succ.sum(),
+                                                      n_failed=stacked.cand.sum())
+
+
+@dataclass
+class FieldRarity:
+    """One feature's smoothed probabilities, its threshold, and which values are anomalous."""
+
+    feature: str
+    values: pd.DataFrame      # value, n_success, n_failed, p, log_p, anomalous
+    threshold_log_p: float
+    n_baseline: int
+    n_categories: int
+
+    @property
+    def anomalous_values(self) -> list[str]:
+        return self.values.loc[self.values.anomalous, "value"].tolist()
+
+
+def field_rarity(counts: pd.DataFrame, feature: str, *, alpha: float, rule: str, k_sd: float,
+                 tail_mass: float) -> FieldRarity:
+    """Dirichlet-smoothed probabilities and the dynamic threshold for one feature's value counts."""
+    df = counts[counts.feature == feature][["value", "n_success", "n_failed"]].copy()
+    df[["n_success", "n_failed"]] = df[["n_success", "n_failed"]].fillna(0).astype("int64")
+    N, K = int(df.n_success.sum()), len(df)
+    df["p"] = (df.n_success + alpha) / (N + alpha * K)
+    df["log_p"] = np.log(df.p)
+    w = df.n_success.to_numpy(dtype=float)
+    if rule == "mean-sd":
+        mean = float(np.average(df.log_p, weights=w)) if w.sum() else float(df.log_p.mean())
+        sd = float(np.sqrt(np.average((df.log_p - mean) ** 2, weights=w))) if w.sum() else 0.0
+        threshold = mean - k_sd * sd
+        df["anomalous"] = df.log_p < threshold
+    elif rule == "tail":
+        # Sort rarest first; a value is anomalous while the baseline share of values at least as rare
+        # (itself included) stays below tail_mass. Never-seen values are always in the tail.
+        order = df.sort_values(["log_p", "value"]).index
+        share = (df.loc[order, "n_success"].cumsum() / max(N, 1)).reindex(df.index)
+        df["anomalous"] = (share < tail_mass) | (df.n_success == 0)
+        threshold = float(df.loc[df.anomalous, "log_p"].max()) if df.anomalous.any() else float("-inf")
+    else:
+        raise ConfigError(f"unknown threshold rule {rule!r}; expected one of {', '.join(THRESHOLD_RULES)}")
+    return FieldRarity(feature, df.reset_index(drop=True), threshold, N, K)
+
+
+def with_bits(scoped: ibis.Table, rarities: list[FieldRarity], engine: Engine) -> ibis.Table:
+    """Join each feature's value → anomalous lookup onto the events: ``b_<feature>`` bits and ``pattern``.
+
+    The lookups are staged through :meth:`Engine.load` (Parquet read back by the engine), so the join
+    runs the same on DuckDB and Spark. ``pattern`` packs the bits into one integer (bit i = feature i)
+    so ``group_by(pattern)`` yields the distinct bit-patterns. A value missing from its lookup (none,
+    by construction) counts as anomalous.
+    """
+    t = scoped
+    for fr in rarities:
+        lookup = engine.load(pa.table({f"v_{fr.feature}": fr.values.value.astype(str).tolist(),
+                                       f"a_{fr.feature}": fr.values.anomalous.astype(bool).tolist()}),
+                             "spray_lookup")
+        t = t.left_join(lookup, t[f"f_{fr.feature}"] == lookup[f"v_{fr.feature}"]).drop(f"v_{fr.feature}")
+        t = t.mutate(**{f"b_{fr.feature}": t[f"a_{fr.feature}"].fill_null(True).cast("int64")}) \
+             .drop(f"a_{fr.feature}")
+    pattern = ibis.literal(0, type="int64")
+    for i, fr in enumerate(rarities):
+        pattern = pattern + t[f"b_{fr.feature}"] * (1 << i)
+    return t.mutate(pattern=pattern)
+
+
+def decode_patterns(codes: np.ndarray, n_fields: int) -> np.ndarray:
+    """Integer pattern codes back to a (patterns, fields) 0/1 matrix."""
+    codes = np.asarray(codes, dtype=np.int64)
+    return ((codes[:, None] >> np.arange(n_fields)) & 1).astype(float)

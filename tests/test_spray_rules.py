@@ -1,0 +1,134 @@
+"""The hunt's explicit rules, one at a time: smoothing, thresholds, evenness, verdicts, merging."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tracehound.errors import ConfigError
+from tracehound.spray.fingerprint import KEY_SEP, NAME_SEP, merge_keys, parse_key
+from tracehound.spray.pruning import PruningRules, judge, ks_uniform
+from tracehound.spray.rarity import decode_patterns, field_rarity
+
+
+def counts(rows):
+    return pd.DataFrame(rows, columns=["feature", "value", "n_success", "n_failed"])
+
+
+def test_dirichlet_posterior_mean():
+    c = counts([("app", "Teams", 90, 5), ("app", "Outlook", 10, 1), ("app", "IMAP", 0, 7)])
+    fr = field_rarity(c, "app", alpha=2.0, rule="mean-sd", k_sd=2.0, tail_mass=0.01)
+    p = fr.values.set_index("value").p
+    assert p["Teams"] == pytest.approx((90 + 2) / (100 + 2 * 3))
+    assert p["IMAP"] == pytest.approx(2 / 106)
+    assert p.sum() == pytest.approx(1.0)
+
+
+def test_mean_sd_threshold_weighted_by_baseline_counts():
+    c = counts([("os", v, n, 1) for v, n in [("Win", 500), ("Mac", 300), ("iOS", 150), ("Linux", 5),
+                                             ("Haiku", 0)]])
+    fr = field_rarity(c, "os", alpha=1.0, rule="mean-sd", k_sd=2.0, tail_mass=0.01)
+    v = fr.values
+    mean = np.average(v.log_p, weights=v.n_success)
+    sd = math.sqrt(np.average((v.log_p - mean) ** 2, weights=v.n_success))
+    assert fr.threshold_log_p == pytest.approx(mean - 2 * sd)
+    assert set(fr.anomalous_values) == set(v.value[v.log_p < mean - 2 * sd])
+    assert "Haiku" in fr.anomalous_values and "Win" not in fr.anomalous_values
+
+
+def test_tail_rule_flags_rarest_mass_and_unseen():
+    c = counts([("ua", f"ua{i}", 1000 - i * 100, 0) for i in range(9)] + [("ua", "odd", 2, 5),
+                                                                           ("ua", "never", 0, 9)])
+    fr = field_rarity(c, "ua", alpha=1.0, rule="tail", k_sd=2.0, tail_mass=0.01)
+    assert set(fr.anomalous_values) == {"odd", "never"}
+    with pytest.raises(ConfigError):
+        field_rarity(c, "ua", alpha=1.0, rule="median", k_sd=2.0, tail_mass=0.01)
+
+
+def test_decode_patterns_round_trip():
+    X = decode_patterns(np.array([0, 1, 5, 1023]), 10)
+    assert X[2].tolist() == [1, 0, 1, 0, 0, 0, 0, 0, 0, 0] and X[3].sum() == 10
+
+
+def test_ks_even_trickle_low_burst_high():
+    days = np.arange(60)
+    assert ks_uniform(days, np.full(60, 3)) < 0.02
+    assert ks_uniform(np.array([0, 59]), np.array([100, 1])) > 0.9
+    front_loaded = np.r_[np.full(10, 20), np.full(50, 1)]
+    assert ks_uniform(days, front_loaded) > 0.4
+
+
+SLOW = dict(attempts=200, users=80, attempts_per_user=2.5, span_days=60, active_days=50, ks=0.05,
+            anomalous_fields=3, invariant_fields=2, confidence=1.0)
+
+
+def test_verdicts():
+    rules = PruningRules()
+    assert judge(SLOW, rules) == ("password_spray", [])
+    burst = {**SLOW, "span_days": 0.02, "active_days": 1, "ks": 0.0}
+    assert judge(burst, rules)[0] == "fast_spray"
+    brute = {**burst, "users": 1, "attempts_per_user": 200.0}
+    assert judge(brute, rules)[0] == "brute_force"
+    broken_job = {**SLOW, "users": 1, "attempts_per_user": 200.0}  # weeks on one account
+    assert judge(broken_job, rules)[0] is None
+    uneven = {**SLOW, "ks": 0.8}
+    assert judge(uneven, rules) == (None, ["max_ks"])  # long but lumpy: neither slow nor a burst
+    ordinary = {**SLOW, "invariant_fields": 0}
+    assert judge(ordinary, rules) == (None, ["min_invariant_fields"])
+    assert judge(ordinary, PruningRules(min_invariant_fields=0))[0] == "password_spray"
+
+
+def test_rules_validated():
+    with pytest.raises(ConfigError):
+        PruningRules(max_ks=2.0)
+    with pytest.raises(ConfigError):
+        PruningRules(min_users=-1)
+
+
+def key(**values) -> str:
+    return "".join(f"{KEY_SEP}{k}{NAME_SEP}{v}" for k, v in values.items())
+
+
+def spans(rows):
+    t0 = pd.Timestamp("2024-01-01", tz="UTC")
+    return pd.DataFrame([{"cluster": c, "key": k, "first": t0 + pd.Timedelta(days=a),
+                          "last": t0 + pd.Timedelta(days=b)} for c, k, a, b in rows])
+
+
+def test_merge_keys_rotation_merged_tools_apart():
+    imap = key(client_app="IMAP4", user_agent="BAV2ROPC")
+    ua1 = key(client_app="Other clients", user_agent="python-requests")
+    ua2 = key(client_app="Other clients", user_agent="curl")
+    burst = key(client_app="Other clients", user_agent="Go-http-client")
+    groups = merge_keys(spans([(0, imap, 5, 80), (0, ua1, 3, 90), (0, ua2, 10, 85), (0, burst, 40, 40.01)]),
+                        min_span_days=14)
+    assert groups[(0, ua1)] == groups[(0, ua2)]                 # one tool rotating user agents
+    assert groups[(0, imap)] != groups[(0, ua1)]                # a different client app: another tool
+    assert groups[(0, burst)] != groups[(0, ua1)]               # a burst never joins a trickle
+    assert parse_key(ua1) == {"client_app": "Other clients", "user_agent": "python-requests"}
+
+
+def test_merge_keys_across_clusters_needs_an_anchor():
+    a = key(app="OfficeHome", user_agent="Chrome")
+    b = key(app="OfficeHome")
+    c = key(user_agent="Chrome")
+    groups = merge_keys(spans([(0, a, 0, 50), (1, b, 2, 60), (2, c, 1, 55)]), min_span_days=14)
+    assert groups[(0, a)] == groups[(1, b)]   # same app: the anchor agrees
+    assert groups[(2, c)] != groups[(0, a)]   # only a user agent in common: no anchor
+    user_split = key(app="OfficeHome") + f"{KEY_SEP}user{NAME_SEP}victim@x.com"
+    groups = merge_keys(spans([(0, a, 0, 50), (0, user_split, 0, 50)]), min_span_days=14)
+    assert groups[(0, a)] != groups[(0, user_split)]
+
+
+def test_value_key_cannot_be_forged(duckdb_engine):
+    import pyarrow as pa
+
+    from tracehound.spray.fingerprint import value_key
+
+    crafted = f"evil{KEY_SEP}user{NAME_SEP}victim@x.com"
+    t = duckdb_engine.load(pa.table({"f_user_agent": [crafted], "f_app": ["OfficeHome"]}), "keys")
+    key = duckdb_engine.to_pandas(t.select(k=value_key(t, ["app", "user_agent"]))).k[0]
+    assert set(parse_key(key)) == {"app", "user_agent"}
