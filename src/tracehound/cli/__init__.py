@@ -25,3 +25,10 @@ def main() -> None:
 
 # Command modules register themselves on the apps above.
 from . import common  # noqa: E402,F401
+from . import ingest_cmd  # noqa: E402,F401
+from . import fanout_cmd  # noqa: E402,F401
+from . import simulate_cmd  # noqa: E402,F401
+from . import web_cmd  # noqa: E402,F401
+from . import spray_cmd  # noqa: E402,F401
+from . import hunt_cmd  # noqa: E402,F401
+from . import demo_cmd  # noqa: E402,F401

@@ -14,14 +14,13 @@ from pathlib import Path
 from typing import Iterable, Iterator, Mapping
 
 import ibis
-import orjson
 
 from ..badrecords import ReadReport
 from ..engine import Engine
 from ..errors import InputFormatError
 from ..schema import CONNECTIONS
 from . import files
-from .logons import MAX_LINE, PartWriter, parse_time
+from .logons import PartWriter, parse_time
 
 #: Header spellings tried, in order, when no mapping is given for a canonical column.
 FIREWALL_ALIASES: dict[str, tuple[str, ...]] = {
@@ -114,7 +113,7 @@ def _zeek_tsv_rows(path: Path, report: ReadReport) -> Iterator[dict]:
             continue
         if fields is None:
             raise InputFormatError("Zeek log without a #fields header line", path=str(path), line=number)
-        if len(line) > MAX_LINE:
+        if len(line) > files.MAX_LINE:
             report.reject(path, number, "line longer than 1 MiB", line)
             continue
         values = line.split(sep)
@@ -128,14 +127,8 @@ def _zeek_tsv_rows(path: Path, report: ReadReport) -> Iterator[dict]:
 
 
 def _zeek_json_rows(path: Path, report: ReadReport) -> Iterator[dict]:
-    for number, line in files.iter_lines(path):
-        if len(line) > MAX_LINE:
-            report.reject(path, number, "line longer than 1 MiB", line)
-            continue
+    for number, rec, line in files.json_objects(files.iter_lines(path), path, report):
         try:
-            rec = orjson.loads(line)
-            if not isinstance(rec, dict):
-                raise ValueError("not a JSON object")
             yield zeek_row(rec, f"{path.name}:{number}")
         except (ValueError, KeyError, TypeError, OverflowError) as exc:
             report.reject(path, number, f"{type(exc).__name__}: {exc}", line)

@@ -13,9 +13,14 @@ import io
 from pathlib import Path
 from typing import Iterable, Iterator
 
+import orjson
+
+from ..badrecords import ReadReport
 from ..errors import InputFormatError
 
 GZIP_MAGIC = b"\x1f\x8b"
+#: A "line" longer than this is not a log record; it is set aside instead of parsed.
+MAX_LINE = 1 << 20
 
 
 def expand(paths: Iterable[str | Path]) -> list[Path]:
@@ -86,3 +91,21 @@ def iter_lines(path: str | Path) -> Iterator[tuple[int, str]]:
         line = line.rstrip("\r\n")
         if line.strip():
             yield number, line
+
+
+def json_objects(lines: Iterable[tuple[int, str]], path: str | Path, report: ReadReport
+                 ) -> Iterator[tuple[int, dict, str]]:
+    """``(line_number, object, line)`` for each JSON-object line; the rest is rejected with its line."""
+    for number, line in lines:
+        if len(line) > MAX_LINE:
+            report.reject(path, number, "line longer than 1 MiB", line)
+            continue
+        try:
+            rec = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            report.reject(path, number, f"JSONDecodeError: {exc}", line)
+            continue
+        if not isinstance(rec, dict):
+            report.reject(path, number, "ValueError: not a JSON object", line)
+            continue
+        yield number, rec, line

@@ -51,7 +51,6 @@ LANL_LOGON_TYPES = {
 }
 LANL_ORIGIN = datetime(1970, 1, 1, tzinfo=timezone.utc)
 BATCH_ROWS = 100_000
-MAX_LINE = 1 << 20  # a "line" over 1 MiB is not a logon record; set it aside instead of parsing it
 
 
 @dataclass(frozen=True)
@@ -273,14 +272,8 @@ def lanl_row(line: str, event_id: str, origin: datetime) -> dict | None:
 # --------------------------------------------------------------------------------------------
 def _json_lines(lines: Iterable[tuple[int, str]], path: Path, name: str, source: str,
                 report: ReadReport) -> Iterator[dict]:
-    for number, line in lines:
-        if len(line) > MAX_LINE:
-            report.reject(path, number, "line longer than 1 MiB", line)
-            continue
+    for number, rec, line in files.json_objects(lines, path, report):
         try:
-            rec = orjson.loads(line)
-            if not isinstance(rec, dict):
-                raise ValueError("not a JSON object")
             row = windows_row(windows_fields(rec), f"{name}:{number}", source)
         except (ValueError, KeyError, TypeError, AttributeError, OverflowError) as exc:
             report.reject(path, number, f"{type(exc).__name__}: {exc}", line)

@@ -1,0 +1,86 @@
+"""``tracehound hunt`` over a folder mixing the real samples: routing, outputs, clean errors."""
+
+from __future__ import annotations
+
+import shutil
+
+import orjson
+import pytest
+from typer.testing import CliRunner
+
+from tracehound.cli import app
+from tracehound.errors import ConfigError
+from tracehound.hunt import HuntConfig, route
+from tracehound.report import OUTPUT_FILES
+
+MIX = {
+    "m365-spray/t1110.003_msolspray-python.json": "signins",
+    "m365-spray/t1110.003_msolspraywithsuccess_1.csv": "signins",
+    "msticpy-aad/aad_logons.derived.jsonl": "signins",
+    "deepbluecli-evtx/password-spray.evtx": "logons",
+    "otrf-lateral/purplesharp_ad_playbook_I.zip": "logons",
+    "msticpy-aad-logons/host_logons.csv": "logons",
+    "elastic-apache/apache_logs": "web_requests",
+}
+
+
+@pytest.fixture
+def mixed(tmp_path, data_dir):
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    for rel in MIX:
+        shutil.copy(data_dir / rel, folder / rel.split("/")[1])
+    (folder / "notes.txt").write_text("meeting at 10, bring the slides\n")
+    (folder / "broken.evtx").write_bytes(b"ElfFile\x00" + b"\x00" * 100)
+    return folder
+
+
+def test_route_sends_each_real_sample_to_its_family(mixed):
+    routing = route([mixed])
+    got = {p.name: family for family, paths in routing.files.items() for p in paths}
+    # A file with the EVTX magic is routed by content; the EVTX reader then reports it as corrupt.
+    assert got == {**{rel.split("/")[1]: family for rel, family in MIX.items()}, "broken.evtx": "logons"}
+    assert [p.name for p in routing.unrecognised] == ["notes.txt"]
+
+
+def test_hunt_cli_writes_every_output_and_reports_unreadable_files(mixed, tmp_path):
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["hunt", str(mixed), "--out", str(out), "--quiet"])
+    assert result.exit_code == 0, result.output
+    for name in OUTPUT_FILES:
+        assert (out / name).exists(), name
+    rejects = [orjson.loads(line) for line in (out / "rejects.jsonl").read_bytes().splitlines()]
+    assert {r["file"].rsplit("/", 1)[-1] for r in rejects if r["line"] is None} >= {"notes.txt", "broken.evtx"}
+    findings = [orjson.loads(line) for line in (out / "findings.jsonl").read_bytes().splitlines()]
+    kinds = {f["kind"] for f in findings}
+    assert "lateral_movement" in kinds and "web_session" in kinds
+    lateral = [f for f in findings if f["kind"] == "lateral_movement"]
+    assert any("pgustavo" in " ".join(f["entities"].get("users", [])) for f in lateral)
+    incidents = orjson.loads((out / "incidents.json").read_bytes())
+    assert len(incidents) == len(findings)
+    assert "report.html" in result.output
+
+
+def test_hunt_on_nothing_readable_is_one_clear_error(tmp_path):
+    (tmp_path / "a.txt").write_text("hello\n")
+    result = CliRunner().invoke(app, ["hunt", str(tmp_path), "--out", str(tmp_path / "o"), "--quiet"])
+    assert result.exit_code == 2
+    assert "no input is a log tracehound reads" in result.output and "a.txt" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_config_maps_onto_hunt_parameters_and_names_unknown_keys(tmp_path):
+    good = tmp_path / "good.toml"
+    good.write_text('[spray]\npreset = "mstic"\nn_init = 3\n\n[fanout.lateral]\nk = 3.0\n'
+                    'baseline_days = 7\n\n[web]\ngap_minutes = 15\n')
+    cfg = HuntConfig.load(good)
+    assert cfg.spray == {"preset": "mstic", "n_init": 3} and cfg.web == {"gap_minutes": 15}
+    assert cfg.fanout_presets("logons") == {"lateral": {"k": 3.0, "baseline_days": 7}}
+    assert set(cfg.fanout_presets("connections")) == {"host-scan", "port-scan"}
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[web]\ngap_minuets = 15\n")
+    with pytest.raises(ConfigError, match="gap_minuets"):
+        HuntConfig.load(bad)
+    with pytest.raises(ConfigError, match="unknown section"):
+        (tmp_path / "s.toml").write_text("[sprya]\n")
+        HuntConfig.load(tmp_path / "s.toml")
