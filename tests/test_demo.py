@@ -1,0 +1,87 @@
+"""``tracehound demo`` end to end: every planted attack of every log family comes out as a finding."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import defaultdict
+
+import orjson
+import pytest
+from typer.testing import CliRunner
+
+from tracehound.cli import app
+from tracehound.report import OUTPUT_FILES
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo")
+    result = CliRunner().invoke(app, ["demo", "--out", str(out), "--users", "600", "--days", "60",
+                                      "--seed", "11", "--quiet"])
+    assert result.exit_code == 0, result.output
+    findings = [orjson.loads(x) for x in (out / "results" / "findings.jsonl").read_bytes().splitlines()]
+    return out, result.output, findings
+
+
+def _truth(path):
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def test_demo_writes_every_output_and_points_at_them(demo):
+    out, output, _ = demo
+    for name in OUTPUT_FILES:
+        assert (out / "results" / name).exists(), name
+    assert "report.html" in output and "findings.jsonl" in output
+
+
+def test_every_planted_spray_campaign_is_its_own_finding(demo):
+    out, _, findings = demo
+    attempts = defaultdict(set)
+    with (out / "logs" / "signins" / "labels.csv").open() as fh:
+        for row in csv.DictReader(fh):
+            if row["kind"] == "low_and_slow_spray" and row["success"] == "false":
+                attempts[row["label"]].add(row["event_id"])
+    sprays = [f for f in findings if f["kind"] == "password_spray"]
+    assert attempts
+    for label, ids in attempts.items():
+        best = max((len(ids & set(f["event_ids"])) / len(ids) for f in sprays), default=0.0)
+        assert best >= 0.8, (label, best)
+
+
+def test_planted_scans_are_found_and_lateral_findings_are_planted(demo):
+    out, _, findings = demo
+    found = defaultdict(set)
+    for f in findings:
+        found[f["kind"]].add(f.get("evidence", {}).get("entity"))
+    scans = _truth(out / "logs" / "connections" / "truth.jsonl")
+    for t in scans:
+        if t["kind"] in {"host_scan", "port_scan"}:
+            assert t["entity"] in found[t["kind"]], t
+    victims = {t["entity"] for t in _truth(out / "logs" / "logons" / "truth.jsonl")}
+    # Every lateral finding is a planted victim. Not every burst is found: one that straddles an hour
+    # boundary and mostly reuses hosts the account already knew can stay under its bound in both hours
+    # (a documented limit of hourly buckets; see docs/fanout.md), so recall is measured, not assumed.
+    assert found["lateral_movement"] and found["lateral_movement"] <= victims
+    assert len(found["lateral_movement"]) >= len(victims) // 2
+
+
+def test_every_scanner_is_high_and_in_the_blocklist(demo):
+    out, _, findings = demo
+    clients = json.loads((out / "logs" / "web" / "labels.json").read_text())["clients"]
+    scanners = {c["ip"] for c in clients if c["role"] == "scanner"}
+    high = {ip for f in findings if f["kind"] == "web_session" and f["severity"] == "high"
+            for ip in f["entities"]["ips"]}
+    assert scanners <= high
+    blocked = set((out / "results" / "blocklist_ips.txt").read_text().split())
+    assert scanners <= blocked
+
+
+def test_report_has_a_plot_for_every_finding_with_evidence_to_draw(demo):
+    out, _, findings = demo
+    page = (out / "results" / "report.html").read_text()
+    kinds = {f["kind"] for f in findings}
+    assert {"password_spray", "lateral_movement", "port_scan", "host_scan", "web_session"} <= kinds
+    plotted = sum(1 for f in findings if f["kind"] in {"lateral_movement", "host_scan", "port_scan",
+                                                       "web_session", "password_spray"})
+    assert page.count('src="data:image/png;base64,') >= plotted
