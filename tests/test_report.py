@@ -105,3 +105,14 @@ def test_watchlist_rows_take_the_worst_status():
 def test_cell_and_filename_neutralisers():
     assert csv_cell("-2+3") == "'-2+3" and csv_cell("@SUM(A1)") == "'@SUM(A1)" and csv_cell("ok") == "ok"
     assert safe_filename("../../etc/passwd") == "etc_passwd" and safe_filename("..") == "item"
+
+
+def test_plots_are_capped_per_kind_and_the_cap_is_said(tmp_path):
+    from tracehound.report.html import MAX_PLOTTED_PER_KIND
+
+    lateral = hostile_findings()[0]
+    many = [Finding(**{**lateral.to_dict(), "id": f"lat-{i}", "score": float(i)})
+            for i in range(MAX_PLOTTED_PER_KIND + 3)]
+    page = write_outputs(many, tmp_path, [])["report.html"].read_text()
+    assert page.count('src="data:image/png;base64,') == MAX_PLOTTED_PER_KIND
+    assert page.count("highest-ranked findings of each kind") == 3

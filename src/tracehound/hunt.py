@@ -186,7 +186,9 @@ def run(paths: Iterable[str | Path], engine: Engine, config: HuntConfig | None =
         table = _read_family(family, routing, engine, reports, say)
         if table is None:
             continue
-        findings.extend(_hunt_family(family, table, engine, config, say))
+        report = reports.get(family)
+        read = f" ({report.records:,} records, {report.bad_count:,} set aside)" if report else ""
+        findings.extend(_hunt_family(family, table, engine, config, lambda m, r=read: say(m + r)))
     return HuntResult(findings, reports, routing)
 
 

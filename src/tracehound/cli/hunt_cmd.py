@@ -20,11 +20,18 @@ def run_and_report(paths: list[Path], out_dir: Path, *, engine_name: str, master
     """Run the hunt with a progress display, write all outputs, print the end-of-run summary."""
     cfg = hunting.HuntConfig.load(config)
     with open_engine(engine_name, master) as engine, Progress(
-            SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-            console=console, disable=quiet, transient=True) as progress:
-        task = progress.add_task("starting", total=None)
-        result = hunting.run(paths, engine, cfg, step=lambda msg: progress.update(task, description=msg))
-        progress.update(task, description="writing report")
+            SpinnerColumn(finished_text="✓"), TextColumn("{task.description}"), TimeElapsedColumn(),
+            console=console, disable=quiet) as progress:
+        steps: list = []
+
+        def step(message: str) -> None:
+            """Close the running step (its line stays, with its time) and start the next one."""
+            if steps:
+                progress.update(steps[-1], total=1, completed=1)
+            steps.append(progress.add_task(message, total=None))
+
+        result = hunting.run(paths, engine, cfg, step=step)
+        step("writing findings, incidents, watchlist, blocklists and report.html")
         reads = result.read_summary()
         summary = [("inputs", reads.summary()),
                    ("families", ", ".join(f"{k}: {len(v):,} files" for k, v in result.routing.files.items())
@@ -32,6 +39,7 @@ def run_and_report(paths: list[Path], out_dir: Path, *, engine_name: str, master
                    ("findings", ", ".join(f"{k}: {n}" for k, n in sorted(result.counts().items())) or "none"),
                    ("engine", engine.name)]
         paths_out = write_outputs(result.findings, out_dir, summary, title=title)
+        progress.update(steps[-1], total=1, completed=1)
     report_reads(reads, out_dir)
     rows = [*summary, *[(name, str(path)) for name, path in paths_out.items()]]
     out.print(summary_table("tracehound hunt", rows))

@@ -18,6 +18,8 @@ from .plots import plots_for
 from .safety import html_text as esc
 
 MAX_ENTITIES_SHOWN = 50
+#: Plots cost ~0.3 s each; a log with hundreds of scanner sessions should not take minutes to report.
+MAX_PLOTTED_PER_KIND = 20
 
 _CSS = """
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#1b1b1b;background:#fafafa}
@@ -45,9 +47,11 @@ def _entities(entities: dict) -> str:
     return f"<table>{''.join(rows)}</table>" if rows else ""
 
 
-def _finding(f: dict, anchor: str) -> str:
+def _finding(f: dict, anchor: str, *, plot: bool) -> str:
     plots = "".join(f'<figure><img alt="{esc(cap)}" src="{uri}"><figcaption>{esc(cap)}</figcaption></figure>'
-                    for cap, uri in plots_for(f))
+                    for cap, uri in plots_for(f)) if plot else (
+        f"<p><em>Plots are drawn for the {MAX_PLOTTED_PER_KIND} highest-ranked findings of each kind; "
+        "the evidence below holds the same numbers.</em></p>")
     evidence = json.dumps(f.get("evidence", {}), indent=2, default=str, ensure_ascii=False)
     successes = f.get("success_event_ids")
     success_row = (f"<tr><th>matched successful sign-ins</th><td>{len(successes):,}</td></tr>"
@@ -80,7 +84,12 @@ def render(findings: list[dict], summary: list[tuple[str, str]], *, title: str =
                   f'<td>{esc(f.get("first_seen"))} → {esc(f.get("last_seen"))}</td></tr>'
                   for i, f in enumerate(ordered))
     summary_rows = "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in summary)
-    body = "".join(_finding(f, f"f{i}") for i, f in enumerate(ordered))
+    seen: Counter = Counter()
+    sections = []
+    for i, f in enumerate(ordered):
+        seen[f["kind"]] += 1
+        sections.append(_finding(f, f"f{i}", plot=seen[f["kind"]] <= MAX_PLOTTED_PER_KIND))
+    body = "".join(sections)
     made = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
