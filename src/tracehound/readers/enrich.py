@@ -74,16 +74,11 @@ class Enricher:
         cache = self._prefix
         if len(cache) > CACHE_LIMIT:
             cache.clear()
-        out = []
-        for ip in ips:
-            if ip is None:
-                out.append(None)
-                continue
-            value = cache.get(ip, cache)
-            if value is cache:
-                value = cache[ip] = ip_prefix(ip)
-            out.append(value)
-        return out
+        # Each distinct new address once, then one C-level lookup per row (None is never a key).
+        for ip in dict.fromkeys(ips):
+            if ip is not None and ip not in cache:
+                cache[ip] = ip_prefix(ip)
+        return list(map(cache.get, ips))
 
     def fill_countries(self, countries: list[str | None], ips: list[str | None]) -> None:
         """Look up, by IP, the countries the source did not give; one iptocc call per batch."""
