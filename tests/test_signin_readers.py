@@ -747,8 +747,3 @@ def test_cli_ingest_non_signin_file_is_one_line_error(tmp_path):
     result = CliRunner().invoke(app, ["ingest", "signins", str(path), "--out", str(tmp_path / "o.parquet")])
     assert result.exit_code == 2
     assert "notes.txt" in result.output and "Traceback" not in result.output
-
-
-# ------------------------------------------------------------------------------------------------
-# Parallel read of a big JSON Lines file
-# ------------------------------------------------------------------------------------------------
