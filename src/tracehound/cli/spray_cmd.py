@@ -14,7 +14,7 @@ import typer
 from ..findings import write_jsonl
 from ..readers.signins import read_signins
 from ..spray import PRESETS, SprayHunter
-from ..spray.evaluate import markdown_tables, simulate_and_evaluate
+from ..spray.evaluate import markdown_tables, real_and_evaluate, simulate_and_evaluate
 from . import app, evaluate_app
 from .common import (ENGINE_OPTION, MASTER_OPTION, QUIET_OPTION, console, friendly_errors, open_engine,
                      out, report_reads, summary_table)
@@ -97,19 +97,35 @@ def evaluate_spray(
     work_dir: Optional[Path] = typer.Option(None, help="Where simulated tenants are written "
                                                        "(default: a temporary folder, removed)."),
     markdown: Optional[Path] = typer.Option(None, "--markdown", help="Also write the tables here."),
+    real_m365: Optional[Path] = typer.Option(None, "--real-m365", help="Instead of simulated campaigns: "
+                                             "replay the real M365 runs in this folder (UAL *.json / *.csv; "
+                                             "t1110.003_* = sprays, others = negatives) low and slow inside "
+                                             "benign simulated tenants (one per seed; --difficulty unused)."),
+    replays: int = typer.Option(10, help="With --real-m365: copies of each run, one after another."),
+    weeks: float = typer.Option(2.5, help="With --real-m365: weeks each run's copies are spread over."),
+    one_run_per_tenant: bool = typer.Option(False, "--one-run-per-tenant",
+                                            help="With --real-m365: each run in its own tenant instead of "
+                                                 "all runs in one."),
     engine_name: str = ENGINE_OPTION,
     master: Optional[str] = MASTER_OPTION,
     quiet: bool = QUIET_OPTION,
 ) -> None:
-    """Run the spray hunt on simulated tenants and print found / coverage / purity / precision."""
+    """Run the spray hunt on labelled tenants and print found / coverage / purity / precision / recall."""
     with friendly_errors(), open_engine(engine_name, master) as engine:
         with tempfile.TemporaryDirectory(prefix="tracehound-eval-") as tmp:
             folder = work_dir or Path(tmp)
             with _status("evaluating", quiet) as status:
-                scores = simulate_and_evaluate(
-                    folder, engine, tenants=tenants, users=users, days=days,
-                    difficulties=tuple(difficulty), presets=tuple(preset), first_seed=first_seed,
-                    progress=status.update if status is not None else None)
+                progress = status.update if status is not None else None
+                if real_m365 is not None:
+                    scores = real_and_evaluate(
+                        real_m365, folder, engine, seeds=tuple(range(first_seed, first_seed + tenants)),
+                        users=users, days=days, replays=replays, weeks=weeks, presets=tuple(preset),
+                        separate=one_run_per_tenant, progress=progress)
+                else:
+                    scores = simulate_and_evaluate(
+                        folder, engine, tenants=tenants, users=users, days=days,
+                        difficulties=tuple(difficulty), presets=tuple(preset), first_seed=first_seed,
+                        progress=progress)
         text = markdown_tables(scores)
         out.print(text, highlight=False, markup=False)
         if markdown:
