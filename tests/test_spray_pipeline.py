@@ -262,3 +262,28 @@ def test_rules_from_a_config_dict(tenant, duckdb_engine):
     assert not [f for f in strict.detect() if f.kind == "password_spray"]
     with pytest.raises(TracehoundError, match="rules"):
         SprayHunter(rules={"no_such_rule": 1}).fit(table, engine=duckdb_engine)
+
+
+def test_success_from_campaign_ip_linked_even_with_users_own_agent(engine):
+    """Two accounts the campaign never tried both sign in with its fingerprint from an address new to
+    them, with an agent they already used: the one from an address the campaign sprayed from is
+    linked (the campaign's infrastructure), the one from an unrelated address is not."""
+    t = build_tenant(seed=11, users=120, days=45, confounders=False)
+    sprayed = {r["user"] for r in t.rows if r["event_id"] in t.truth["spray"]}
+    spray_ip = next(r["ip"] for r in t.rows if r["event_id"] in t.truth["spray"])
+    fresh = [r["user"] for r in t.rows if r["user"] not in sprayed]
+    victim, bystander = fresh[0], next(u for u in fresh if u != fresh[0])
+    legacy = dict(result=0, state=None, city=None, app="Office 365 Exchange Online", client_app="Other clients",
+                  user_agent="BAV2ROPC", browser=None, os=None, device_name=None, is_interactive=False)
+    for u in (victim, bystander):  # each already used that legacy client once, before the campaign
+        t.add("earlier", time=START + timedelta(hours=5), user=u, ip="203.0.113.50",
+              ip_prefix="203.0.113.0/24", country="NL", **legacy)
+    hit = t.add("via_campaign_ip", time=START + timedelta(days=20.5), user=victim, ip=spray_ip,
+                ip_prefix=spray_ip.rsplit(".", 1)[0] + ".0/24", country="NL", **legacy)
+    miss = t.add("unrelated_ip", time=START + timedelta(days=21.5), user=bystander, ip="185.250.250.7",
+                 ip_prefix="185.250.250.0/24", country="NL", **legacy)
+    findings, _, _ = hunt_signins(engine.load(t.table(), "signins"), engine)
+    linked = set().union(*(set(f.success_event_ids) for f in findings if f.kind == "password_spray"))
+    assert hit in linked
+    assert miss not in linked
+    assert t.truth["spray_success"] <= linked

@@ -18,6 +18,7 @@ import pyarrow as pa
 from ..engine import Engine
 from ..errors import ConfigError, InputFormatError, NotFittedError
 from ..findings import Finding, iso_utc
+from .evidence import mixture_evidence, rhythm_evidence, value_evidence
 from .fingerprint import (KEY_SEP, NAME_SEP, TOP_VALUES, FingerprintRules, distinctive,
                           field_profiles, label_fields, matches, merge_campaigns, merge_keys,
                           parse_key, value_key)
@@ -396,6 +397,7 @@ class SprayHunter:
         ids = engine.to_pandas(campaign.filter(campaign.campaign.isin([int(k) for k in kept.campaign]))
                                .select("campaign", "event_id", "user", "ip", "time"))
         findings, new_successes = [], None
+        plots = self._plot_evidence(kept, campaign, bits, engine)
         for rank, row in enumerate(kept.itertuples(index=False), start=1):
             # Counts come back as floats when dropped clusters (no counts) share the frame.
             row = row._replace(**{c: int(getattr(row, c)) for c in ("attempts", "users", "ips", "active_days")})
@@ -405,51 +407,95 @@ class SprayHunter:
                 if new_successes is None:
                     new_successes = _new_to_user(bits)
                 successes = self._match_successes(bits, new_successes, row, engine)
-            findings.append(self._finding(rank, row, ev, successes))
+            findings.append(self._finding(rank, row, ev, successes, plots[int(row.campaign)]))
         return findings
+
+    def _plot_evidence(self, kept: pd.DataFrame, campaign: ibis.Table, bits: ibis.Table,
+                       engine: Engine) -> dict[int, dict]:
+        """Per kept campaign, the evidence the HTML report plots (see :mod:`.evidence`)."""
+        ids = [int(c) for c in kept.campaign]
+        fields = {int(r.campaign): list(dict.fromkeys(
+            [*r.anomalous, *(f for f, d in r.fields.items() if d["kind"] == "invariant")]))
+            for r in kept.itertuples(index=False)}
+        rhythm = rhythm_evidence(campaign, bits, ids, engine)
+        values = value_evidence(campaign, fields, {fr.feature: fr for fr in self.rarities_}, engine)
+        return {int(r.campaign): {
+            "mixture": mixture_evidence(self.mixture_, self.components_, int(r.cluster), self.features_),
+            **rhythm[int(r.campaign)], **values[int(r.campaign)]} for r in kept.itertuples(index=False)}
 
     def _match_successes(self, bits: ibis.Table, new_successes: ibis.Table, row,
                          engine: Engine) -> pd.DataFrame:
         """Successful sign-ins that look like the campaign getting in.
 
-        A success is linked when (1) its bit-pattern belongs to the campaign's clusters with posterior
-        at least ``success_posterior``, (2) it carries the campaign's fingerprint values, (3) it falls
-        in the campaign's span (± ``success_slack_days``), and (4) both its IP and its user agent are
-        new for that user (their first successful sign-in from that address and with that agent): a
-        traveller brings a new address but their own phone, a new phone comes from the usual address,
-        an attacker brings both. When the fingerprint is common — more than
-        ``success_specific_max`` successful sign-ins in the whole input carry it — the account must
-        also be one the campaign targeted (a failed attempt in the campaign, or one with its
-        fingerprint set aside as a typo: an attacker who guesses right on the second try looks, to
-        the retry rule, like a user fixing a typo).
+        Every linked success carries the campaign's fingerprint values, falls in the campaign's
+        span (± ``success_slack_days``), and is the user's first successful sign-in from its IP
+        address. On top of that, one of two pieces of evidence that it is *this* campaign:
+
+        1. **it looks like the campaign's attempts**: it is also the user's first success with its
+           user agent (a traveller brings a new address but their own phone, a new phone comes from
+           the usual address, an attacker brings both), and its bit-pattern belongs to the campaign's
+           clusters with posterior at least ``success_posterior``. When the fingerprint is common
+           — more than ``success_specific_max`` successful sign-ins in the whole input carry it —
+           that is not enough on its own, and the success must also either be on an account the
+           campaign targeted (a failed attempt in the campaign, or one with its fingerprint set
+           aside as a typo: an attacker who guesses right on the second try looks, to the retry
+           rule, like a user fixing a typo), or carry a bit-pattern the campaign's own failed
+           attempts carry that is itself specific (at most ``success_specific_max`` of the
+           successes passing the checks above — fingerprint, span, new address and new agent —
+           share that pattern): it is unusual in exactly the way the campaign's attempts are, and
+           few new devices on new networks are. A spray that tries each account once often gets in
+           on its *only* attempt on that account, which then has no failed attempt to be
+           "targeted" by;
+        2. **it comes from the campaign's infrastructure**: the campaign's failed attempts on
+           *other* accounts came from its IP address, and no other account had signed in
+           successfully from that address before (an office or hotel address where users mistype
+           their passwords is neither), and its network (``ip_prefix``, when it is a feature) is
+           anomalous among successful sign-ins. This links the sprayer's successes from residential
+           addresses in the tenant's own country with an ordinary browser, whose bit-pattern has
+           nothing rare and whose user agent may even be the one the user has.
         """
         empty = pd.DataFrame(columns=["event_id", "user", "time"])
-        rules = self.fingerprint_rules
+        rules = self.fingerprint_rules_
         succ = self.success_patterns_
         if succ.empty or not row.fingerprint:
             return empty
         resp = self._posterior(decode_patterns(succ.pattern.to_numpy(), len(self.features_)))
-        pats = succ.pattern[resp[:, list(row.clusters)].sum(axis=1) >= rules.success_posterior]
-        if pats.empty:
-            return empty
+        pats = [int(p) for p in succ.pattern[resp[:, list(row.clusters)].sum(axis=1) >= rules.success_posterior]]
         slack = pd.Timedelta(days=rules.success_slack_days)
         lo, hi = row.first_seen - slack, row.last_seen + slack
         in_span = (bits.time >= lo.to_pydatetime()) & (bits.time <= hi.to_pydatetime())
         all_succ = bits.filter(bits.success)
         common = engine.scalar(all_succ.filter(matches(all_succ, row.fingerprint)).count()) > \
             rules.success_specific_max
+        events = self._campaign_events
+        own = events.filter(events.campaign == int(row.campaign))
         s = new_successes.filter(matches(new_successes, row.fingerprint) &
-                                 new_successes.pattern.isin([int(p) for p in pats]) &
                                  (new_successes.time >= lo.to_pydatetime()) &
                                  (new_successes.time <= hi.to_pydatetime()))
+        looks_like = s.pattern.isin(pats) if pats else ibis.literal(False)
         if common:
             retried = bits.filter(bits.retried & matches(bits, row.fingerprint) & in_span).select("user")
-            targeted = self._campaign_events.filter(
-                self._campaign_events.campaign == int(row.campaign)).select("user").union(retried).user
-            s = s.filter(s.user.isin(targeted))
+            targeted = own.select("user").union(retried).user
+            fresh = s.filter(s.new_ua)
+            rare = fresh.group_by("pattern").agg(n=fresh.count())
+            rare = rare.filter(rare.n <= rules.success_specific_max).pattern
+            looks_like = looks_like & (s.user.isin(targeted) |
+                                       (s.pattern.isin(own.pattern) & s.pattern.isin(rare)))
+        # Infrastructure: the address sprayed *other* accounts, and no other account had signed in
+        # successfully from it before (an office or hotel address where users mistype is neither).
+        sprayed = own.select(c_ip=own.ip, c_user=own.user).distinct()
+        sprayed = s.semi_join(sprayed, (s.ip == sprayed.c_ip) & (s.user != sprayed.c_user)) \
+            .select(x_id="event_id")
+        known = all_succ.group_by(k_ip=all_succ.ip, k_user=all_succ.user).agg(k_first=all_succ.time.min())
+        known = s.semi_join(known, (s.ip == known.k_ip) & (s.user != known.k_user) &
+                            (known.k_first < s.time)).select(y_id="event_id")
+        infra = s.event_id.isin(sprayed.x_id) & ~s.event_id.isin(known.y_id)
+        if "b_ip_prefix" in s.columns:  # and its network is itself rare among successful sign-ins
+            infra = infra & (s.b_ip_prefix == 1)
+        s = s.filter((s.new_ua & looks_like) | infra)
         return engine.to_pandas(s.select("event_id", "user", "time")).sort_values(["time", "event_id"])
 
-    def _finding(self, rank: int, row, ev: pd.DataFrame, successes: pd.DataFrame) -> Finding:
+    def _finding(self, rank: int, row, ev: pd.DataFrame, successes: pd.DataFrame, plots: dict) -> Finding:
         users = sorted(ev.user.dropna().unique().tolist())
         ips = sorted(ev.ip.dropna().unique().tolist())
         got_in = sorted(successes.user.dropna().unique().tolist())
@@ -474,6 +520,7 @@ class SprayHunter:
             "failed_slow_rules": list(row.failed_rules),
             "pruning_rules": self.rules_.to_dict(),
             "compromised_users": got_in,
+            **plots,
         }
         return Finding(
             kind=row.kind, id=f"{row.kind}-{rank:03d}", title=self._title(row, got_in),
@@ -489,7 +536,8 @@ class SprayHunter:
         what = {"password_spray": "Low-and-slow password spray", "fast_spray": "Fast password spray",
                 "brute_force": "Password brute force"}[row.kind]
         tail = f", {len(got_in)} account(s) likely compromised" if got_in else ""
-        return f"{what}: {row.attempts} failed sign-ins on {row.users} accounts over {row.span_days:.0f} days{tail}"
+        return (f"{what}: {row.attempts} failed sign-ins on {_n(row.users, 'account')} over "
+                f"{_n(round(row.span_days), 'day')}{tail}")
 
     @staticmethod
     def _explain(row, got_in: list[str]) -> str:
@@ -497,8 +545,8 @@ class SprayHunter:
         fixed = "; ".join(f"{f} always {' / '.join(map(str, v))}" for f, v in row.fingerprint.items())
         rand = [f for f, d in row.fields.items() if d["kind"] == "randomised"]
         text = (f"Between {iso_utc(row.first_seen)} and {iso_utc(row.last_seen)}, {row.attempts} failed "
-                f"password sign-ins hit {row.users} accounts from {row.ips} IP addresses, about "
-                f"{per_day:.1f} per active day on {row.active_days} days "
+                f"password sign-ins hit {_n(row.users, 'account')} from {_n(row.ips, 'IP address', 'es')}, "
+                f"about {per_day:.1f} per active day on {_n(row.active_days, 'day')} "
                 f"(KS statistic against an even trickle: {row.ks:.2f}). ")
         text += (f"They share a fingerprint that successful sign-ins in this tenant rarely have: {fixed}. "
                  if fixed else "They share the same unusual fields: " + ", ".join(row.anomalous) + ". ")
@@ -519,6 +567,12 @@ class SprayHunter:
         return text
 
 
+def _n(count: int, word: str, plural: str = "s") -> str:
+    """``count word`` with the plural ending when needed; counts always print as integers."""
+    count = int(count)
+    return f"{count} {word}{'' if count == 1 else plural}"
+
+
 def _as(kind: type, value, name: str):
     """``value`` as a ``kind`` dataclass: itself, or built from a dict of its fields."""
     if isinstance(value, kind):
@@ -532,12 +586,14 @@ def _as(kind: type, value, name: str):
 
 
 def _new_to_user(bits: ibis.Table) -> ibis.Table:
-    """Successful sign-ins that are the user's first from their IP and with their user agent (cached:
-    a small table, shared by every campaign's success matching)."""
+    """Successful sign-ins that are the user's first from their IP, with ``new_ua`` true when they
+    are also the first with their user agent (cached: a small table, shared by every campaign's
+    success matching)."""
     s = bits.filter(bits.success)
     s = s.mutate(_ip_n=ibis.row_number().over(group_by=[s.user, s.ip], order_by=[s.time, s.event_id]),
                  _ua_n=ibis.row_number().over(group_by=[s.user, s.ua_raw], order_by=[s.time, s.event_id]))
-    return s.filter((s._ip_n == 0) & ((s._ua_n == 0) | s.ua_raw.isnull())).drop("_ip_n", "_ua_n").cache()
+    s = s.filter(s._ip_n == 0)
+    return s.mutate(new_ua=(s._ua_n == 0) | s.ua_raw.isnull()).drop("_ip_n", "_ua_n").cache()
 
 
 def _stage(engine: Engine, frame: pd.DataFrame) -> ibis.Table:

@@ -1,0 +1,119 @@
+"""The numbers a report plots for a spray finding: the mixture, the campaign's rhythm against the
+tenant's, and the probabilities of the values it used.
+
+An analyst reads a campaign faster from pictures than from a table: a Hinton diagram of the mixture
+shows which cluster the campaign is and how it differs from the others; daily, hour-of-day and
+day-of-week counts against a baseline show "an even trickle, night hours, every day including
+Sundays"; per-field probability bars show "these countries are ones this tenant never signs in from".
+Every count here is an engine aggregate (per day, per hour, per weekday, per value); nothing row-level
+comes back. Baselines:
+
+- daily attempts: every password-type failed sign-in per day (the candidates, typos set aside by the
+  retry rule included) — how much of the tenant's failure noise the campaign is;
+- hour of day and day of week: successful sign-ins — the tenant's normal working rhythm.
+"""
+
+from __future__ import annotations
+
+import ibis
+import numpy as np
+import pandas as pd
+
+from ..engine import Engine
+from .mixture import BernoulliMixture
+from .rarity import FieldRarity
+
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+#: Values per field shown: the most probable among successes, plus the campaign's own most used.
+TOP_BASELINE_VALUES = 15
+TOP_CAMPAIGN_VALUES = 10
+
+
+def mixture_evidence(mixture: BernoulliMixture, components: np.ndarray, cluster: int,
+                     features: tuple[str, ...]) -> dict:
+    """Cluster weights and P(field anomalous | cluster) for the Hinton diagrams.
+
+    Components the hunt treats as one cluster (same per-field probabilities) have their weights
+    added onto the representative, so ``cluster`` — the representative index — is the argmax of
+    the campaign's patterns' posterior, as the hunt assigns them.
+    """
+    weights = np.zeros(len(mixture.weights_))
+    np.add.at(weights, components, mixture.weights_)
+    return {"weights": [round(float(w), 6) for w in weights], "cluster": int(cluster),
+            "fields": list(features),
+            "field_probabilities": [[round(float(p), 4) for p in row] for row in mixture.theta_]}
+
+
+def _day(t: ibis.Table) -> ibis.Value:
+    return t.time.date().name("day")
+
+
+def _by_day(frame: pd.DataFrame) -> pd.Series:
+    return pd.to_datetime(frame.day).dt.strftime("%Y-%m-%d")
+
+
+def rhythm_evidence(campaign: ibis.Table, bits: ibis.Table, campaigns: list[int],
+                    engine: Engine) -> dict[int, dict]:
+    """``{campaign: {"daily_attempts", "hour_of_day", "day_of_week"}}``, each campaign vs baseline."""
+    failed = bits.filter(bits.is_candidate | bits.retried)
+    base_day = engine.to_pandas(failed.group_by(_day(failed)).agg(n=failed.count()))
+    succ = bits.filter(bits.success)
+    base_hour = engine.to_pandas(succ.group_by(h=succ.time.hour()).agg(n=succ.count()))
+    base_dow = engine.to_pandas(succ.group_by(d=succ.time.day_of_week.index()).agg(n=succ.count()))
+    c = campaign.filter(campaign.campaign.isin(campaigns))
+    day = engine.to_pandas(c.group_by(["campaign", _day(c)]).agg(n=c.count()))
+    hour = engine.to_pandas(c.group_by(["campaign", c.time.hour().name("h")]).agg(n=c.count()))
+    dow = engine.to_pandas(c.group_by(["campaign", c.time.day_of_week.index().name("d")]).agg(n=c.count()))
+
+    def hours(frame: pd.DataFrame) -> dict[str, int]:
+        got = dict(zip(frame.h.astype(int), frame.n.astype(int)))
+        return {str(h): int(got.get(h, 0)) for h in range(24)}
+
+    def weekdays(frame: pd.DataFrame) -> dict[str, int]:
+        got = dict(zip(frame.d.astype(int), frame.n.astype(int)))
+        return {name: int(got.get(i, 0)) for i, name in enumerate(WEEKDAYS)}
+
+    baseline_days = dict(sorted(zip(_by_day(base_day), base_day.n.astype(int).tolist())))
+    out = {}
+    for k in campaigns:
+        d = day[day.campaign == k]
+        out[k] = {
+            "daily_attempts": {"campaign": dict(sorted(zip(_by_day(d), d.n.astype(int).tolist()))),
+                               "baseline": baseline_days},
+            "hour_of_day": {"campaign": hours(hour[hour.campaign == k]), "baseline": hours(base_hour)},
+            "day_of_week": {"campaign": weekdays(dow[dow.campaign == k]), "baseline": weekdays(base_dow)},
+        }
+    return out
+
+
+def value_evidence(campaign: ibis.Table, fields_by_campaign: dict[int, list[str]],
+                   rarities: dict[str, FieldRarity], engine: Engine) -> dict[int, dict]:
+    """``{campaign: {"field_value_probabilities", "anomalous_values"}}`` for each campaign's fields.
+
+    For a field, the probabilities among successful sign-ins (the Dirichlet posterior mean the hunt
+    thresholds) of the :data:`TOP_BASELINE_VALUES` most probable values and of the campaign's own
+    :data:`TOP_CAMPAIGN_VALUES` most used ones, most probable first; ``anomalous_values`` are the
+    campaign's values below the field's threshold (drawn red).
+    """
+    wanted = sorted({f for fs in fields_by_campaign.values() for f in fs})
+    if not wanted:
+        return {k: {"field_value_probabilities": {}, "anomalous_values": {}} for k in fields_by_campaign}
+    c = campaign.filter(campaign.campaign.isin(list(fields_by_campaign)))
+    parts = [c.select("campaign", feature=ibis.literal(f), value=c[f"f_{f}"]) for f in wanted]
+    stacked = parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]
+    vc = stacked.group_by(["campaign", "feature", "value"]).agg(n=stacked.count())
+    rank = ibis.row_number().over(group_by=[vc.campaign, vc.feature], order_by=[ibis.desc(vc.n), vc.value])
+    used = engine.to_pandas(vc.mutate(r=rank).filter(lambda t: t.r < TOP_CAMPAIGN_VALUES).drop("r"))
+    out = {}
+    for k, fields in fields_by_campaign.items():
+        probs, red = {}, {}
+        for f in fields:
+            table = rarities[f].values.set_index("value")
+            own = used[(used.campaign == k) & (used.feature == f)].value.tolist()
+            top = table.p.sort_values(ascending=False, kind="stable").head(TOP_BASELINE_VALUES).index.tolist()
+            shown = table.p.reindex(list(dict.fromkeys(top + own))).dropna()
+            shown = shown.sort_values(ascending=False, kind="stable")
+            probs[f] = {str(v): float(f"{p:.6g}") for v, p in shown.items()}
+            red[f] = [str(v) for v in own if v in table.index and bool(table.at[v, "anomalous"])]
+        out[k] = {"field_value_probabilities": probs, "anomalous_values": red}
+    return out
