@@ -10,7 +10,7 @@
    Dirichlet(α=2) field probabilities, mean − 2σ thresholds and bit-vectors per failed sign-in, then
    bayespy fits the Bernoulli mixture (K = 10, Dirichlet(1e-5), Beta(0.5, 0.5), one random start) on
    *every failed sign-in row*. It has no pruning by time, fingerprint or successes, so it does less.
-4. Prints both times and the ratio. bayespy is a dev-only dependency (``pip install '.[dev]'``).
+4. Prints both times and the ratio. bayespy comes with the test extra (``pip install '.[test]'``).
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from tracehound.report.plots import plots_for
+from tracehound.report.plots import MAX_FIELD_PLOTS, _sort_key, plots_for
 from tracehound.spray import hunt_signins
 from tracehound.spray.rarity import decode_patterns
 
@@ -110,9 +110,12 @@ def test_plots_for_draws_every_evidence_block(hunted):
     for f in findings:
         d = f.to_dict()
         ev = d["evidence"]
-        expected = 2 + 1 + 3 + sum(1 for probs in ev["field_value_probabilities"].values() if probs)
+        fields = list(ev["field_value_probabilities"].values())[:MAX_FIELD_PLOTS]
+        expected = 2 + 1 + 3 + sum(1 for probs in fields if probs)
         plots = plots_for(d)
         assert len(plots) == expected
+        week = [cap for cap, _ in plots if cap.startswith("Day of week")]
+        assert len(week) == 1
         assert all(uri.startswith("data:image/png;base64,") for _, uri in plots)
 
 
@@ -123,3 +126,9 @@ def test_counts_print_as_integers(hunted):
         assert not re.search(r"\d\.0 (failed|accounts?|IP|days?)", text), text
         assert f"{len(f.event_ids)} failed sign-ins" in f.title
         assert f"on {len(f.entities['users'])} account" in f.title
+
+
+def test_weekday_and_hour_labels_sort_in_calendar_order():
+    days = ["Sun", "Fri", "Mon", "Sat", "Tue", "Thu", "Wed"]
+    assert sorted(days, key=_sort_key) == ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+    assert sorted(["10", "2", "0"], key=_sort_key) == ["0", "2", "10"]

@@ -21,6 +21,8 @@ import pandas as pd  # noqa: E402
 from ..fanout.presets import seconds  # noqa: E402
 
 Plot = tuple[str, str]
+#: Per-field value plots per spray finding (its anomalous fields come first in the evidence).
+MAX_FIELD_PLOTS = 4
 
 
 def _png(fig) -> str:
@@ -108,7 +110,8 @@ def spray_plots(f: dict) -> list[Plot]:
             if base:
                 series["baseline"] = [base.get(k, 0.0) for k in labels]
             plots.append((title, _bars(labels, series, title)))
-    for field, probs in (ev.get("field_value_probabilities") or {}).items():
+    fields = list((ev.get("field_value_probabilities") or {}).items())[:MAX_FIELD_PLOTS]
+    for field, probs in fields:
         if probs:
             labels = list(probs)[:25]
             red = {lab for lab in labels if lab in set(ev.get("anomalous_values", {}).get(field, []))}
@@ -172,5 +175,11 @@ def plots_for(f: dict) -> list[Plot]:
     return []
 
 
+_WEEKDAYS = {day: i for i, day in enumerate(("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"))}
+
+
 def _sort_key(label: str):
-    return (0, int(label), "") if label.isdigit() else (1, 0, label)
+    """Hours numerically, weekdays Monday first, anything else (dates) as text."""
+    if label.isdigit():
+        return (0, int(label), "")
+    return (1, _WEEKDAYS[label], "") if label in _WEEKDAYS else (2, 0, label)
