@@ -87,3 +87,17 @@ def test_report_has_a_plot_for_every_finding_with_evidence_to_draw(demo):
     plotted = sum(min(n, MAX_PLOTTED_PER_KIND) for kind, n in per_kind.items()
                   if kind in {"lateral_movement", "host_scan", "port_scan", "web_session", "password_spray"})
     assert page.count('src="data:image/png;base64,') >= plotted
+
+
+def test_demo_report_renders_in_chromium_with_every_plot(demo, tmp_path):
+    from test_report_browser import CHROMIUM, _chromium
+
+    if CHROMIUM is None:
+        pytest.skip("chromium not installed (CI installs it)")
+    out, _, _ = demo
+    page = out / "results" / "report.html"
+    dom = _chromium(["--dump-dom", page.resolve().as_uri()], tmp_path / "profile")
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    assert dom.stdout.count("data:image/png;base64,") == page.read_text().count("data:image/png;base64,") > 0
+    assert "password_spray" in dom.stdout and "lateral_movement" in dom.stdout
+    assert [line for line in dom.stderr.splitlines() if "CONSOLE" in line] == []

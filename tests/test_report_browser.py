@@ -25,6 +25,7 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None and os.environ.get("CI") != "true",
                                 reason="chromium not installed (apt-get install chromium)")
+# (test_demo.py reuses CHROMIUM and _chromium to render the demo's report.)
 
 
 def _chromium(args: list[str], profile: Path) -> subprocess.CompletedProcess:
