@@ -55,6 +55,18 @@ class Engine:
             return self.con.read_parquet(target)
         return self.con.read_parquet(str(path))
 
+    def materialize(self, expr: ibis.Table, name: str) -> ibis.Table:
+        """Execute ``expr`` into the staging folder and return the stored table.
+
+        For results that later steps query several times (a parsed access log, a transition model):
+        computed once and kept as Parquet instead of being recomputed by every query. DuckDB writes
+        one file, Spark a folder of parts; this hides the difference.
+        """
+        folder = self.staging_folder(name)
+        target = folder / ("part-0.parquet" if self.name == "duckdb" else "data")
+        self.con.to_parquet(expr, target)
+        return self.read_parquet(folder if self.name == "duckdb" else target)
+
     def staging_folder(self, name: str) -> Path:
         """A fresh folder in the staging area, for a reader that writes Parquet parts itself."""
         folder = self.staging / name / uuid.uuid4().hex

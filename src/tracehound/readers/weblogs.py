@@ -40,7 +40,6 @@ import pyarrow.parquet as pq
 
 from ..badrecords import MAX_KEPT, ReadReport
 from ..engine import Engine
-from ..web.materialize import materialize
 from . import files
 
 #: Bytes read per block when staging raw lines; bounds reader memory whatever the file size.
@@ -347,8 +346,8 @@ def read_weblogs(paths: Iterable[str | Path] | str | Path, engine: Engine) -> tu
         return _canonical(parse_lines(cut_lines(empty))), report
     raw = engine.read_parquet(folder)
     raw = raw.filter(~raw.text.re_search(BLANK_LINE))
-    cut = materialize(engine, cut_lines(raw), "webcut")
-    parsed = materialize(engine, parse_lines(cut).drop("json", "head", "request", "tail", "ts_text"),
+    cut = engine.materialize(cut_lines(raw), "webcut")
+    parsed = engine.materialize(parse_lines(cut).drop("json", "head", "request", "tail", "ts_text"),
                          "webparsed")
     counts = engine.to_pandas(parsed.group_by(["ok", "format"]).agg(n=parsed.count()))
     for row in counts.itertuples(index=False):

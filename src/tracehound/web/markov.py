@@ -27,7 +27,6 @@ import pandas as pd
 
 from ..engine import Engine
 from ..errors import ConfigError, NotFittedError
-from .materialize import materialize
 
 
 class TransitionModel:
@@ -57,12 +56,12 @@ class TransitionModel:
             served = transitions.filter(ok).select("client").distinct()
             transitions = transitions.semi_join(served, "client")
         triples = transitions.select("client", "prev", "state").distinct()
-        self.triples_ = materialize(engine, triples, "web-triples")
+        self.triples_ = engine.materialize(triples, "web-triples")
         t = self.triples_
-        self.support_ = materialize(engine, t.group_by(["prev", "state"]).agg(support=t.count()),
+        self.support_ = engine.materialize(t.group_by(["prev", "state"]).agg(support=t.count()),
                                     "web-support")
         s = self.support_
-        self.out_ = materialize(engine, s.group_by("prev").agg(out=s.support.sum()), "web-out")
+        self.out_ = engine.materialize(s.group_by("prev").agg(out=s.support.sum()), "web-out")
         self.n_clients_ = int(engine.scalar(t.client.nunique()))
         states = t.select(state=t.prev).union(t.select(state=t.state)).distinct()
         self.n_states_ = int(engine.scalar(states.count()))

@@ -34,7 +34,6 @@ from ..engine import Engine
 from ..errors import ConfigError, NotFittedError
 from ..findings import Finding, iso_utc
 from .markov import TransitionModel
-from .materialize import materialize
 from .sessions import MACHINE_MIN_REQUESTS, session_stats, sessionize
 from .states import END, START, state_transitions
 
@@ -136,10 +135,10 @@ class WebSessionDetector:
         if cached is not None and cached[0].equals(requests):
             return cached[1], cached[2]
         slim = requests.select("event_id", "time", "client_ip", "user_agent", "method", "path", "status")
-        sessions = materialize(engine, sessionize(
+        sessions = engine.materialize(sessionize(
             slim, gap=timedelta(minutes=self.gap_minutes), max_length=timedelta(hours=self.max_session_hours),
             client=self.client), "web-sessions")
-        transitions = materialize(engine, state_transitions(sessions, fold_static=self.fold_static),
+        transitions = engine.materialize(state_transitions(sessions, fold_static=self.fold_static),
                                   "web-transitions")
         self._staged = (requests, sessions, transitions)
         return sessions, transitions
@@ -190,13 +189,13 @@ class WebSessionDetector:
                           else_=LOW)
         t = t.mutate(risk=risk.cast("int64")).drop("dead", "off_map", "rare", "exempt")
         w = ibis.window(group_by=t.session_id, order_by=t.step, preceding=0, following=self.window - 1)
-        t = materialize(self.engine_, t.mutate(window_mean=t.surprisal.mean().over(w)), "web-scored")
+        t = self.engine_.materialize(t.mutate(window_mean=t.surprisal.mean().over(w)), "web-scored")
         per = t.group_by("session_id").agg(
             risk=t.risk.max(), score=t.window_mean.max(), mean_surprisal=t.surprisal.mean(),
             transitions=t.count(), high=(t.risk == HIGH).sum(), medium=(t.risk == MEDIUM).sum(),
             canary_hits=t.canary.cast("int64").sum(),
             evidence_bits=ibis.ifelse(t.risk >= MEDIUM, t.surprisal, 0.0).sum())
-        scored = materialize(self.engine_, session_stats(sessions).join(per, "session_id"),
+        scored = self.engine_.materialize(session_stats(sessions).join(per, "session_id"),
                              "web-session-scores")
         self._scored = (requests, t, scored)
         return t, scored
