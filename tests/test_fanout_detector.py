@@ -203,3 +203,19 @@ def test_empty_table_gives_no_findings(duckdb_engine):
     det = FanoutDetector("lateral").fit(table, duckdb_engine)
     assert det.windows_ is None and det.detect(table, duckdb_engine) == []
     assert det.score(table, duckdb_engine).empty
+
+
+def test_consecutive_flagged_buckets_are_one_finding(duckdb_engine):
+    base = [(1.1, "alice", "A"), (1.2, "alice", "B"), (5.1, "alice", "A"), (9.5, "alice", "C")]
+    burst = [(24.1 + i / 100, "alice", f"N{i}") for i in range(6)]      # hour 24
+    burst += [(25.1 + i / 100, "alice", f"M{i}") for i in range(6)]     # hour 25: same run
+    burst += [(27.1 + i / 100, "alice", f"K{i}") for i in range(6)]     # hour 27: a new run
+    table = logons(duckdb_engine, base + burst)
+    end = DAY0 + timedelta(days=1, hours=4)
+    det = FanoutDetector("lateral", end=end, detect_last="4h", baseline_days=1, min_history_days=0.5)
+    findings = det.fit(table, duckdb_engine).detect(table, duckdb_engine)
+    spans = sorted((f.evidence["bucket_start"], f.evidence["bucket_end"], len(f.event_ids)) for f in findings)
+    assert spans == [("2024-01-02T00:00:00Z", "2024-01-02T02:00:00Z", 12),
+                     ("2024-01-02T03:00:00Z", "2024-01-02T04:00:00Z", 6)]
+    two_hours = [f for f in findings if len(f.event_ids) == 12][0]
+    assert "12 hosts" in two_hours.explanation and "2 consecutive 1h buckets" in two_hours.explanation

@@ -51,6 +51,16 @@ def _basis_text(row, detector: "FanoutDetector", bucket: str) -> str:
             f"is the floor: ceil(0 + {detector.k:g}·{detector.sigma_floor:g}) = {limit}")
 
 
+def _runs(flagged: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+    """Flagged buckets grouped per entity into runs of consecutive buckets: a scan that spans two
+    hours is one finding, not two."""
+    groups = []
+    for entity, rows in flagged.sort_values(["entity", "b"]).groupby("entity", sort=True):
+        run_id = (rows["b"].astype(int).diff() != 1).cumsum()
+        groups.extend((entity, run) for _, run in rows.groupby(run_id, sort=True))
+    return groups
+
+
 def build_findings(spec: FanoutSpec, detector: "FanoutDetector", flagged: pd.DataFrame,
                    detail: pd.DataFrame, known: pd.DataFrame, w: "Windows",
                    series: pd.DataFrame) -> list[Finding]:
@@ -63,7 +73,7 @@ def build_findings(spec: FanoutSpec, detector: "FanoutDetector", flagged: pd.Dat
     by_entity = {ent: grp.sort_values("b") for ent, grp in series.groupby("entity")} if len(series) else {}
     detail = detail.sort_values("time") if len(detail) else detail
     groups = ([(ent, grp) for ent, grp in flagged.groupby("entity")] if spec.sustained > 1
-              else [(row["entity"], flagged.loc[[idx]]) for idx, row in flagged.iterrows()])
+              else _runs(flagged))
     findings = []
     for entity, rows in groups:
         buckets = set(rows["b"].astype(int))
@@ -81,6 +91,9 @@ def build_findings(spec: FanoutSpec, detector: "FanoutDetector", flagged: pd.Dat
             lead = (f"{entity} {spec.verb} more {spec.target_noun} than usual in {len(buckets)} "
                     f"{bucket} buckets {_window_text(start, end)} (up to {observed}, "
                     f"{len(targets)} in all)")
+        elif len(buckets) > 1:
+            lead = (f"{entity} {spec.verb} {len(targets)} {spec.target_noun} {_window_text(start, end)} "
+                    f"({len(buckets)} consecutive {bucket} buckets over the bound, up to {observed} in one)")
         else:
             lead = f"{entity} {spec.verb} {observed} {spec.target_noun} {_window_text(start, end)}"
         explanation = (f"{lead}; {_basis_text(top, detector, bucket)}; "
