@@ -206,8 +206,6 @@ def read_connections(paths: Iterable[str | Path] | str | Path, engine: Engine,
     columns it leaves out are found by common spellings. Files that are not connection logs are
     listed as unreadable in the report.
     """
-    if isinstance(paths, (str, Path)):
-        paths = [paths]
     report = ReadReport()
     writer = PartWriter(engine.staging_folder("connections"), CONNECTIONS)
     for path in files.expand(paths):

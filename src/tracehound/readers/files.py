@@ -23,12 +23,16 @@ GZIP_MAGIC = b"\x1f\x8b"
 MAX_LINE = 1 << 20
 
 
-def expand(paths: Iterable[str | Path]) -> list[Path]:
+def expand(paths: str | Path | Iterable[str | Path]) -> list[Path]:
     """Files named by paths, folders (searched recursively) and globs, sorted and de-duplicated.
+
+    One path may be given on its own instead of in a list.
 
     Hidden files (``.name``) inside folders are skipped. A name that matches nothing raises
     :class:`InputFormatError` naming it, because a typo should not turn into "no findings".
     """
+    if isinstance(paths, (str, Path)):
+        paths = [paths]
     found: dict[Path, None] = {}
     for raw in paths:
         p = Path(raw)

@@ -397,8 +397,6 @@ def read_logons(paths: Iterable[str | Path] | str | Path, engine: Engine, *,
     ``paths`` are files, folders or globs (see :func:`tracehound.readers.files.expand`). Files that are
     not logons are listed as unreadable in the report, not raised, so a folder of mixed exports works.
     """
-    if isinstance(paths, (str, Path)):
-        paths = [paths]
     report = ReadReport()
     writer = PartWriter(engine.staging_folder("logons"), LOGONS)
     for path in files.expand(paths):

@@ -456,6 +456,16 @@ _UTC = timezone.utc
 _NO_DETAILS: dict = {}
 
 
+def _plain_details(value: object) -> dict | None:
+    """A dynamic field for the fast path: absent → empty, a dict as is, JSON text already in the
+    cache → its dict; anything else → None (the full mapper handles it and its errors)."""
+    if value is None:
+        return _NO_DETAILS
+    if value.__class__ is not dict:
+        value = _DYNAMIC_CACHE.get(value) if value.__class__ is str else None
+    return value if value.__class__ is dict else None
+
+
 def _from_signinlogs_plain(rec: dict) -> tuple | None:
     """:func:`_from_signinlogs` for the common record, or ``None`` to send it the long way.
 
@@ -471,18 +481,9 @@ def _from_signinlogs_plain(rec: dict) -> tuple | None:
     where, device, interactive = get("LocationDetails"), get("DeviceDetail"), get("IsInteractive")
     if when.__class__ is not str or not when or user.__class__ is not str or not user:
         return None
-    if where is None:
-        where = _NO_DETAILS
-    elif where.__class__ is not dict:
-        where = _DYNAMIC_CACHE.get(where) if where.__class__ is str else None
-        if where.__class__ is not dict:
-            return None
-    if device is None:
-        device = _NO_DETAILS
-    elif device.__class__ is not dict:
-        device = _DYNAMIC_CACHE.get(device) if device.__class__ is str else None
-        if device.__class__ is not dict:
-            return None
+    where, device = _plain_details(where), _plain_details(device)
+    if where is None or device is None:
+        return None
     wget, dget = where.get, device.get
     country, state, city = wget("countryOrRegion"), wget("state"), wget("city")
     browser, system, name = dget("browser"), dget("operatingSystem"), dget("displayName")
@@ -847,7 +848,7 @@ def _parse(files: list[tuple[Path, str | None, str]], report: ReadReport,
 _MARKERS = {"_SUCCESS", "_committed", "_started"}
 
 
-def _sniffed(paths: Iterable[str | Path]) -> list[tuple[Path, str | None, str]]:
+def _sniffed(paths: str | Path | Iterable[str | Path]) -> list[tuple[Path, str | None, str]]:
     files = [p for p in expand(paths) if p.name not in _MARKERS]
     return [(p, *_sniff(p)) for p in files]
 
@@ -859,8 +860,6 @@ def parse_signins(paths: str | Path | Iterable[str | Path], *, report: ReadRepor
     Bad records and unreadable files go to ``report`` (a fresh one if not given) and reading goes
     on; if not one input is a sign-in log, :class:`InputFormatError` names them and says why.
     """
-    if isinstance(paths, (str, Path)):
-        paths = [paths]
     return _parse(_sniffed(paths), report if report is not None else ReadReport())
 
 
@@ -872,8 +871,6 @@ def read_signins(paths: str | Path | Iterable[str | Path], engine: Engine, *,
     engine; Parquet already in the canonical schema is read by the engine straight from its file.
     ``progress(files_done, files_total)`` is called as files are read (the CLI draws a bar with it).
     """
-    if isinstance(paths, (str, Path)):
-        paths = [paths]
     report = ReadReport()
     sniffed = _sniffed(paths)
     if not sniffed:

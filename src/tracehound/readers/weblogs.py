@@ -330,8 +330,6 @@ def read_weblogs(paths: Iterable[str | Path] | str | Path, engine: Engine) -> tu
     aside (file, line, reason, excerpt). Raises :class:`~tracehound.errors.InputFormatError` only
     when a named path matches nothing.
     """
-    if isinstance(paths, (str, Path)):
-        paths = [paths]
     report = ReadReport()
     logs: list[Path] = []
     for path in files.expand(paths):
