@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import gzip
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
