@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import pyarrow as pa
 import pytest
 
 from tracehound.readers import enrich
 from tracehound.readers.enrich import Enricher, browser_and_os, ip_prefix
+from tracehound.schema import SIGNINS
 
 
 @pytest.mark.parametrize("ip, prefix", [
@@ -42,6 +44,13 @@ def test_browser_and_os_from_user_agent(agent, browser, system):
     assert browser_and_os(agent) == (browser, system)
 
 
+def _batch(**columns) -> pa.RecordBatch:
+    """A canonical signins batch holding ``columns``; every other column null."""
+    n = len(next(iter(columns.values())))
+    return pa.RecordBatch.from_arrays(
+        [pa.array(columns.get(f.name, [None] * n), type=f.type) for f in SIGNINS], schema=SIGNINS)
+
+
 def test_user_agents_are_parsed_once_per_distinct_value(monkeypatch):
     calls = []
 
@@ -50,21 +59,20 @@ def test_user_agents_are_parsed_once_per_distinct_value(monkeypatch):
         return (f"B({agent})", f"O({agent})")
 
     monkeypatch.setattr(enrich, "browser_and_os", counting)
-    agents = ["ua-1", "ua-2", "ua-1", None, "ua-2", "ua-1", "ua-3"] * 1000
-    browsers = [None] * len(agents)
+    agents = ["ua-1", "ua-2", "ua-1", None, "ua-2", "ua-1", "ua-3", ""] * 1000
     systems = [None] * len(agents)
     systems[1] = "Given OS"  # the source's own value wins over the parsed one
-    Enricher().fill_agents(browsers, systems, agents)
+    out = Enricher().enrich(_batch(user_agent=agents, os=systems))
     assert sorted(calls) == ["ua-1", "ua-2", "ua-3"]
-    assert browsers[:4] == ["B(ua-1)", "B(ua-2)", "B(ua-1)", None]
-    assert systems[:3] == ["O(ua-1)", "Given OS", "O(ua-1)"]
+    assert out.column("browser").to_pylist()[:8] == ["B(ua-1)", "B(ua-2)", "B(ua-1)", None, "B(ua-2)",
+                                                     "B(ua-1)", "B(ua-3)", None]
+    assert out.column("os").to_pylist()[:3] == ["O(ua-1)", "Given OS", "O(ua-1)"]
 
 
 def test_agents_with_browser_and_os_given_are_not_parsed(monkeypatch):
     monkeypatch.setattr(enrich, "browser_and_os", lambda agent: pytest.fail("parsed needlessly"))
-    browsers, systems = ["Edge 81.0.416"], ["Windows 10"]
-    Enricher().fill_agents(browsers, systems, ["Mozilla/5.0"])
-    assert (browsers, systems) == (["Edge 81.0.416"], ["Windows 10"])
+    out = Enricher().enrich(_batch(browser=["Edge 81.0.416"], os=["Windows 10"], user_agent=["Mozilla/5.0"]))
+    assert (out.column("browser").to_pylist(), out.column("os").to_pylist()) == (["Edge 81.0.416"], ["Windows 10"])
 
 
 def test_countries_are_looked_up_only_where_missing_and_once_per_ip(monkeypatch):
@@ -75,27 +83,32 @@ def test_countries_are_looked_up_only_where_missing_and_once_per_ip(monkeypatch)
         return ["GB" if ip.startswith("81.") else None for ip in ips]
 
     monkeypatch.setattr(enrich.iptocc, "country_code", fake_country_code)
-    countries = [None, "BE", None, None, None]
-    ips = ["81.2.69.160", "81.2.69.160", "81.2.69.160", "10.0.0.1", None]
     enricher = Enricher()
-    enricher.fill_countries(countries, ips)
-    assert countries == ["GB", "BE", "GB", None, None]
+    out = enricher.enrich(_batch(country=[None, "BE", None, None, None, "FR"],
+                                 ip=["81.2.69.160", "81.2.69.160", "81.2.69.160", "10.0.0.1", None, "81.9.9.9"]))
+    assert out.column("country").to_pylist() == ["GB", "BE", "GB", None, None, "FR"]
     assert len(lookups) == 1 and sorted(lookups[0]) == ["10.0.0.1", "81.2.69.160"]
-    again = [None]
-    enricher.fill_countries(again, ["81.2.69.160"])  # cached: no second lookup
-    assert again == ["GB"] and len(lookups) == 1
+    again = enricher.enrich(_batch(ip=["81.2.69.160"]))  # cached: no second lookup
+    assert again.column("country").to_pylist() == ["GB"] and len(lookups) == 1
 
 
 def test_real_iptocc_lookup_of_a_public_address():
-    countries = [None, None]
-    Enricher().fill_countries(countries, ["81.2.69.160", "192.168.1.1"])
-    assert countries == ["GB", None]
+    out = Enricher().enrich(_batch(ip=["81.2.69.160", "192.168.1.1"]))
+    assert out.column("country").to_pylist() == ["GB", None]
 
 
 def test_prefixes_cached_per_distinct_ip(monkeypatch):
     calls = []
     real = enrich.ip_prefix
     monkeypatch.setattr(enrich, "ip_prefix", lambda ip: calls.append(ip) or real(ip))
-    out = Enricher().prefixes(["1.2.3.4", "1.2.3.4", "bogus", None, "bogus"])
-    assert out == ["1.2.3.0/24", "1.2.3.0/24", None, None, None]
-    assert calls == ["1.2.3.4", "bogus"]
+    out = Enricher().enrich(_batch(ip=["1.2.3.4", "1.2.3.4", "bogus", None, "bogus"]))
+    assert out.column("ip_prefix").to_pylist() == ["1.2.3.0/24", "1.2.3.0/24", None, None, None]
+    assert sorted(calls) == ["1.2.3.4", "bogus"]
+
+
+def test_enrich_keeps_every_other_column():
+    batch = _batch(event_id=["a", "b"], user=["x@c", "y@c"], result=[0, 50126], success=[True, False])
+    out = Enricher().enrich(batch)
+    for name in ("event_id", "user", "result", "success"):
+        assert out.column(name).equals(batch.column(name))
+    assert out.schema == SIGNINS

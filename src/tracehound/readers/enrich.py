@@ -9,9 +9,11 @@ value is parsed once and remembered; the caches are bounded because every value 
 from __future__ import annotations
 
 import ipaddress
-from typing import Iterable
+from typing import Callable
 
 import iptocc
+import pyarrow as pa
+import pyarrow.compute as pc
 from ua_parser import parse_os, parse_user_agent
 
 #: Distinct values remembered per cache before it is emptied and starts again.
@@ -60,9 +62,11 @@ def browser_and_os(user_agent: str | None) -> tuple[str | None, str | None]:
 
 
 class Enricher:
-    """Fills ``ip_prefix``, missing ``country`` and missing ``browser`` / ``os`` in column lists.
+    """Fills ``ip_prefix``, missing ``country`` and missing ``browser`` / ``os`` of canonical batches.
 
-    One instance lives for one read, so its caches serve every batch of every file.
+    One instance lives for one read, so its caches serve every batch of every file. Work is per
+    distinct value: each batch's distinct addresses and agents are looked up (once, thanks to the
+    caches) and the answers spread back over the rows by Arrow's ``index_in`` / ``take``.
     """
 
     def __init__(self) -> None:
@@ -70,42 +74,66 @@ class Enricher:
         self._country: dict[str, str | None] = {}
         self._agent: dict[str, tuple[str | None, str | None]] = {}
 
-    def prefixes(self, ips: list[str | None]) -> list[str | None]:
-        cache = self._prefix
-        if len(cache) > CACHE_LIMIT:
-            cache.clear()
-        # Each distinct new address once, then one C-level lookup per row (None is never a key).
-        for ip in dict.fromkeys(ips):
-            if ip is not None and ip not in cache:
+    def enrich(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        """``batch`` (canonical ``signins`` columns) with ``ip_prefix`` computed and the country,
+        browser and OS the source did not give filled in from the IP and the user agent."""
+        ips = batch.column("ip")
+        columns = {name: batch.column(name) for name in batch.schema.names}
+        columns["ip_prefix"] = _spread(ips, self._prefixes)
+        country = columns["country"]
+        columns["country"] = pc.coalesce(country, _spread(ips, self._countries, pc.is_null(country)))
+        browser, system = columns["browser"], columns["os"]
+        missing = pc.or_(pc.is_null(browser), pc.is_null(system))
+        agents = batch.column("user_agent")
+        columns["browser"] = pc.coalesce(browser, _spread(agents, self._browsers, missing))
+        columns["os"] = pc.coalesce(system, _spread(agents, self._systems, missing))
+        return pa.RecordBatch.from_arrays([columns[n] for n in batch.schema.names], schema=batch.schema)
+
+    def _prefixes(self, ips: list[str]) -> list[str | None]:
+        cache = _bounded(self._prefix)
+        for ip in ips:
+            if ip not in cache:
                 cache[ip] = ip_prefix(ip)
-        return list(map(cache.get, ips))
+        return [cache[ip] for ip in ips]
 
-    def fill_countries(self, countries: list[str | None], ips: list[str | None]) -> None:
-        """Look up, by IP, the countries the source did not give; one iptocc call per batch."""
-        cache = self._country
-        if len(cache) > CACHE_LIMIT:
-            cache.clear()
-        wanted = {ip for c, ip in zip(countries, ips) if c is None and ip and ip not in cache}
+    def _countries(self, ips: list[str]) -> list[str | None]:
+        """Countries by IP; the addresses not seen before go to iptocc in one call."""
+        cache = _bounded(self._country)
+        wanted = [ip for ip in ips if ip not in cache]
         if wanted:
-            ordered = list(wanted)
-            cache.update(zip(ordered, iptocc.country_code(ordered)))
-        for i, (country, ip) in enumerate(zip(countries, ips)):
-            if country is None and ip:
-                countries[i] = cache.get(ip)
+            cache.update(zip(wanted, iptocc.country_code(wanted)))
+        return [cache[ip] for ip in ips]
 
-    def fill_agents(self, browsers: list[str | None], systems: list[str | None],
-                    agents: Iterable[str | None]) -> None:
-        """Parse the user agent once per distinct string where the source gave no browser or OS."""
-        cache = self._agent
-        if len(cache) > CACHE_LIMIT:
-            cache.clear()
-        for i, agent in enumerate(agents):
-            if not agent or (browsers[i] is not None and systems[i] is not None):
-                continue
-            parsed = cache.get(agent)
-            if parsed is None:
-                parsed = cache[agent] = browser_and_os(agent)
-            if browsers[i] is None:
-                browsers[i] = parsed[0]
-            if systems[i] is None:
-                systems[i] = parsed[1]
+    def _parsed(self, agents: list[str]) -> list[tuple[str | None, str | None]]:
+        cache = _bounded(self._agent)
+        for agent in agents:
+            if agent not in cache:
+                cache[agent] = browser_and_os(agent)
+        return [cache[agent] for agent in agents]
+
+    def _browsers(self, agents: list[str]) -> list[str | None]:
+        return [b for b, _ in self._parsed(agents)]
+
+    def _systems(self, agents: list[str]) -> list[str | None]:
+        return [o for _, o in self._parsed(agents)]
+
+
+def _bounded(cache: dict) -> dict:
+    """``cache``, emptied first when it has grown past :data:`CACHE_LIMIT` (values are attacker-chosen)."""
+    if len(cache) > CACHE_LIMIT:
+        cache.clear()
+    return cache
+
+
+def _spread(keys: pa.Array, lookup: Callable[[list[str]], list[str | None]],
+            where: pa.Array | None = None) -> pa.Array:
+    """``lookup`` of each row's key, computed once per distinct non-empty key (rows outside
+    ``where`` and rows with a null or empty key get null)."""
+    if where is not None:
+        keys = pc.if_else(where, keys, pa.scalar(None, keys.type))
+    distinct = pc.drop_null(pc.unique(keys))
+    distinct = distinct.filter(pc.not_equal(distinct, ""))
+    if len(distinct) == 0:
+        return pa.nulls(len(keys), pa.string())
+    values = pa.array(lookup(distinct.to_pylist()), pa.string())
+    return values.take(pc.index_in(keys, value_set=distinct))

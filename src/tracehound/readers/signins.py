@@ -41,6 +41,7 @@ from ..engine import Engine
 from ..errors import InputFormatError
 from ..schema import SIGNINS
 from .enrich import Enricher
+from .signinlogs_bulk import BulkRead
 from .files import GZIP_MAGIC, expand
 
 #: Called with (files done, files in all) as a read goes on.
@@ -157,6 +158,11 @@ class _Text:
 
     def read(self) -> str:
         return "".join(self.chunks())
+
+
+def _is_gzip(path: Path) -> bool:
+    with open(path, "rb") as fh:
+        return fh.read(2) == GZIP_MAGIC
 
 
 def _head(path: Path, size: int = SNIFF_BYTES) -> tuple[str, str | None]:
@@ -596,10 +602,14 @@ _PLAIN_MAPPERS: dict[str, Callable[[dict], tuple | None]] = {"signinlogs": _from
 # Records of each container: (line or record number, dict) or (number, _Bad) for unparseable ones.
 # ------------------------------------------------------------------------------------------------
 
-def _jsonl_records(lines: Iterable[str], first: int = 1) -> Iterator[tuple[int, object, str]]:
-    """Records of JSON Lines; ``first`` is the file line number of the first of ``lines``."""
+def _jsonl_records(lines: Iterable[str], first: int = 1, skip: int = 0) -> Iterator[tuple[int, object, str]]:
+    """Records of JSON Lines; ``first`` is the file line number of the first of ``lines``; the first
+    ``skip`` records (non-blank lines) are passed over unparsed (another reader delivered them)."""
     for number, line in enumerate(lines, start=first):
         if not line or line.isspace():
+            continue
+        if skip:
+            skip -= 1
             continue
         try:
             yield number, orjson.loads(line), line
@@ -699,10 +709,10 @@ def _parquet_records(path: Path) -> Iterator[tuple[int, object, str]]:
         yield number + 1, _Bad(f"corrupt Parquet data from here on: {exc}"), ""
 
 
-def _records(path: Path, fmt: str, text: _Text) -> Iterator[tuple[int, object, str]]:
+def _records(path: Path, fmt: str, text: _Text, skip: int = 0) -> Iterator[tuple[int, object, str]]:
     container = fmt.rsplit("-", 1)[1]
     if container == "jsonl":
-        return _jsonl_records(text.lines(keepends=False))
+        return _jsonl_records(text.lines(keepends=False), skip=skip)
     if container == "json":
         return _json_array_records(text)
     if container == "csv":
@@ -727,18 +737,14 @@ class _Batcher:
         self.enricher = Enricher()
 
     def flush(self) -> pa.RecordBatch:
-        # Transposed in C by zip; lists because the enricher fills some columns in place.
-        cols = dict(zip(_MAPPED, map(list, zip(*self.rows))))
-        enricher = self.enricher
-        enricher.fill_countries(cols["country"], cols["ip"])
-        enricher.fill_agents(cols["browser"], cols["os"], cols["user_agent"])
-        cols["ip_prefix"] = enricher.prefixes(cols["ip"])
+        cols = dict(zip(_MAPPED, zip(*self.rows)))  # transposed in C by zip
+        cols["ip_prefix"] = [None] * len(self.rows)  # the enricher computes it
         cols["success"] = [r == 0 for r in cols["result"]]
         cols["source"] = list(itertools.chain.from_iterable([src] * n for src, n in self.runs))
         batch = pa.RecordBatch.from_arrays(
             [pa.array(cols[f.name], type=f.type) for f in SIGNINS], schema=SIGNINS)
         self.rows, self.runs = [], []
-        return batch
+        return self.enricher.enrich(batch)
 
 
 def _canonical_batches(path: Path, report: ReadReport) -> Iterator[pa.RecordBatch]:
@@ -806,9 +812,22 @@ def _map_records(records: Iterable[tuple[int, object, str]], path: Path, fmt: st
 
 def _read_file(path: Path, fmt: str, report: ReadReport, batcher: _Batcher
                ) -> Iterator[pa.RecordBatch]:
-    """Map every record of one file into ``batcher``; yield full batches as they fill."""
+    """Map every record of one file into ``batcher``; yield full batches as they fill.
+
+    SigninLogs JSON Lines go to DuckDB's reader first (:mod:`.signinlogs_bulk`); whatever it could
+    not take — from the first record that is not plain, or damaged, to the end — is read here.
+    """
+    skip = 0
+    if fmt == "signinlogs-jsonl":
+        bulk = BulkRead(path, gzip=_is_gzip(path), enricher=batcher.enricher, batch_rows=BATCH_ROWS)
+        for batch in bulk.batches():
+            report.records += batch.num_rows
+            yield batch
+        if bulk.complete:
+            return
+        skip = bulk.records
     text = _Text(path)
-    yield from _map_records(_records(path, fmt, text), path, fmt, report, batcher)
+    yield from _map_records(_records(path, fmt, text, skip), path, fmt, report, batcher)
     if text.problem:
         report.reject(str(path), None, text.problem)
 

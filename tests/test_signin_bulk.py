@@ -1,0 +1,181 @@
+"""The DuckDB fast path for SigninLogs JSON Lines gives exactly what the Python mapper gives.
+
+Every test here reads the same bytes twice — once as users run it (DuckDB first, Python for the
+rest) and once with the DuckDB reader switched off — and compares tables, counts and rejects.
+"""
+
+from __future__ import annotations
+
+import gzip
+from datetime import datetime, timezone
+
+import orjson
+import pyarrow as pa
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tracehound.badrecords import ReadReport
+from tracehound.readers import signins as signins_module
+from tracehound.readers.signinlogs_bulk import BulkRead
+from tracehound.readers.signins import parse_signins
+from tracehound.schema import SIGNINS
+
+from test_signin_readers import AAD, record
+
+
+def _parse(path) -> tuple[pa.Table, ReadReport]:
+    report = ReadReport()
+    table = pa.Table.from_batches(list(parse_signins([path], report=report)), schema=SIGNINS)
+    return table, report
+
+
+def _python_only(monkeypatch, path) -> tuple[pa.Table, ReadReport]:
+    with monkeypatch.context() as m:
+        m.setattr(BulkRead, "batches", lambda self: iter(()))
+        return _parse(path)
+
+
+def _assert_same(monkeypatch, path) -> tuple[pa.Table, ReadReport]:
+    fast, fast_report = _parse(path)
+    slow, slow_report = _python_only(monkeypatch, path)
+    assert fast.to_pylist() == slow.to_pylist()  # same rows, same order
+    assert (fast_report.records, fast_report.bad_count) == (slow_report.records, slow_report.bad_count)
+    assert fast_report.bad == slow_report.bad  # same file, line, reason and excerpt
+    return fast, fast_report
+
+
+def _mapped_in_python(monkeypatch) -> list[int]:
+    """Count the records the Python mapper sees from now on."""
+    seen: list[int] = []
+    real = signins_module._from_signinlogs_plain
+    monkeypatch.setitem(signins_module._PLAIN_MAPPERS, "signinlogs",
+                        lambda rec: seen.append(1) or real(rec))
+    return seen
+
+
+def test_clean_export_is_read_by_duckdb_alone(tmp_path, monkeypatch):
+    path = tmp_path / "s.jsonl"
+    path.write_bytes(b"".join(orjson.dumps(record(i)) + b"\n" for i in range(500)))
+    seen = _mapped_in_python(monkeypatch)
+    table, report = _parse(path)
+    assert table.num_rows == report.records == 500 and not seen
+    row = table.to_pylist()[1]
+    assert row["user"] == "user1@contoso.com" and row["result"] == 50126 and row["success"] is False
+    assert row["ip_prefix"] == "203.0.113.0/24" and row["device_name"] == "LAPTOP-1"
+    assert row["time"] == datetime(2024, 3, 1, 12, 1, 0, 123000, tzinfo=timezone.utc)
+    _assert_same(monkeypatch, path)
+
+
+def test_a_bad_line_hands_the_rest_of_the_file_to_python(tmp_path, monkeypatch):
+    """How much DuckDB delivers before it stops depends on its buffers (here: nothing, the file is
+    small); what matters is that every record is read once and the bad one is reported exactly."""
+    lines = [orjson.dumps(record(i)) for i in range(300)]
+    lines[200] = b'{"Id": "broken", '
+    lines.insert(100, b"")  # a blank line before the damage: line numbers must still be right
+    path = tmp_path / "s.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    table, report = _parse(path)
+    assert table.num_rows == 299 and report.bad_count == 1
+    assert report.bad[0].line == 202 and report.bad[0].reason.startswith("invalid JSON")
+    assert sorted(table.column("event_id").to_pylist()) == sorted(
+        record(i)["Id"] for i in range(300) if i != 200)
+    _assert_same(monkeypatch, path)
+
+
+def test_gzip_export_and_a_record_without_id(tmp_path, monkeypatch):
+    recs = [record(i) for i in range(50)]
+    del recs[30]["Id"]
+    path = tmp_path / "s.jsonl.gz"
+    path.write_bytes(gzip.compress(b"".join(orjson.dumps(r) + b"\n" for r in recs)))
+    table, _ = _assert_same(monkeypatch, path)
+    assert table.column("event_id").to_pylist()[30] == "s.jsonl.gz:31"
+
+
+def test_real_msticpy_signinlogs_rows(monkeypatch):
+    table, report = _assert_same(monkeypatch, AAD)
+    assert table.num_rows == report.records > 0
+
+
+# Values a field may hold in a hostile or odd export, each a case the two paths must agree on.
+_odd_text = st.sampled_from(["", " ", "x", " padded ", "Ünïcode", "tab\there", "a\u2028b", "nul\x00",
+                             "İstanbul", "=cmd|' /C calc'!A0", "a" * 300])
+_value = st.one_of(st.none(), _odd_text, st.integers(-5, 2**64), st.booleans(), st.floats(allow_nan=False),
+                   st.just([1, 2]), st.just({"k": "v"}))
+_times = st.sampled_from([
+    "2024-03-01T12:00:00Z", "2024-03-01T12:00:00.1234567Z", "2024-03-01 12:00:00", " 2024-03-01T12:00:00Z",
+    "2024-03-01T12:00:00+02:00", "2024-03-01T24:00:00Z", "0000-01-01T00:00:00Z", "2024-02-30T00:00:00Z",
+    "2024-03-01T12:00:60Z", "20240301T120000Z", "2024-03-01", "03/01/2024 12:00:00 PM", "", "soon"])
+_codes = st.sampled_from(["0", "50126", " 50126", "+0", "5_0", "-1", "99999999999999999999", "x",
+                          0, 50126, 2**63, 5.0, True, None, ""])
+_users = st.sampled_from(["Alice@Contoso.com", " bob@contoso.com ", "", "józef@contoso.com", "CAPS@X",
+                          "ǅ@contoso.com", 7, None])
+_ips = st.sampled_from(["203.0.113.7", " 203.0.113.7 ", "", "2a09:bac5:111::1", "bogus", "١.٢.٣.٤", 5, None])
+_fields = {"Id": st.one_of(st.just("keep"), _value), "TimeGenerated": _times, "UserPrincipalName": _users,
+           "ResultType": _codes, "IPAddress": _ips, "Location": _value, "AppDisplayName": _value,
+           "ClientAppUsed": _value, "UserAgent": _value, "IsInteractive": _value}
+_nested = st.sampled_from(["countryOrRegion", "state", "city", "browser", "operatingSystem", "displayName"])
+_changes = [*sorted(_fields), "nested", "stringify", "drop"]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data(), n=st.integers(1, 30), odd=st.lists(st.integers(1, 29), max_size=6),
+       garbage=st.lists(st.sampled_from([b"", b"   ", b"{", b"[1]", b"5", b'{"Id":"a","Id":"b"}',
+                                         b"\xff\xfe", b'{"a":1} {"b":2}', b"\xef\xbb\xbf{}"]), max_size=3))
+def test_fast_and_python_paths_agree_on_odd_records(tmp_path_factory, monkeypatch, data, n, odd, garbage):
+    lines = []
+    for i in range(n):
+        rec = record(i)
+        if i in odd:
+            kind = data.draw(st.sampled_from(_changes))
+            if kind in _fields:
+                value = data.draw(_fields[kind])
+                if value != "keep":
+                    rec[kind] = value
+            elif kind == "nested":
+                field, value = data.draw(_nested), data.draw(_value)
+                parent = "LocationDetails" if field in ("countryOrRegion", "state", "city") else "DeviceDetail"
+                rec[parent][field] = value
+            elif kind == "stringify":
+                parent = data.draw(st.sampled_from(["LocationDetails", "DeviceDetail"]))
+                rec[parent] = orjson.dumps(rec[parent]).decode()
+            else:
+                rec.pop(data.draw(st.sampled_from([*_fields, "LocationDetails", "DeviceDetail"])), None)
+        lines.append(orjson.dumps(rec))
+    for junk in garbage:
+        lines.insert(data.draw(st.integers(1, len(lines))), junk)  # the first line says what the file is
+    path = tmp_path_factory.mktemp("odd") / "odd.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    _assert_same(monkeypatch, path)
+
+
+@pytest.mark.parametrize("body", [b"", b"\n\n"])
+def test_nothing_but_blank_lines(tmp_path, monkeypatch, body):
+    path = tmp_path / "s.jsonl"
+    path.write_bytes(orjson.dumps(record(0)) + b"\n" + body)
+    table, _ = _assert_same(monkeypatch, path)
+    assert table.num_rows == 1
+
+
+def test_a_record_python_must_map_ends_the_fast_path_there(tmp_path, monkeypatch):
+    recs = [record(i) for i in range(400)]
+    recs[350]["ResultType"] = 5.0  # valid JSON the fast path leaves to the Python mapper
+    path = tmp_path / "s.jsonl"
+    path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in recs))
+    seen = _mapped_in_python(monkeypatch)
+    table, report = _parse(path)
+    assert table.num_rows == 400 and report.bad_count == 0
+    assert len(seen) == 50  # records 351-400: the rows before came from DuckDB
+    assert table.column("result").to_pylist()[350] == 5
+    _assert_same(monkeypatch, path)
+
+
+def test_dynamic_field_as_json_text_with_wide_characters(tmp_path, monkeypatch):
+    """DuckDB refuses JSON text where it expects an object and quotes it, cut at a byte count that
+    can split a character; the fast path must hand over, not crash."""
+    recs = [record(i) for i in range(5)]
+    recs[2]["DeviceDetail"] = orjson.dumps({"browser": "\U00010000" * 200, "operatingSystem": "x"}).decode()
+    path = tmp_path / "s.jsonl"
+    path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in recs))
+    table, report = _assert_same(monkeypatch, path)
+    assert table.num_rows == 5 and table.column("browser").to_pylist()[2] == "\U00010000" * 200
