@@ -62,7 +62,8 @@ def test_exact_mean_sigma_bound_and_finding(engine):
     alice_bound = math.ceil(alice.mean() + 2 * max(alice.std(ddof=1), 1))
     bob_bound = math.ceil(bob.mean() + 2 * max(bob.std(ddof=1), 1))
 
-    scores = det.score(table, engine).set_index("entity")
+    scores = det.score(table, engine)
+    scores = scores[scores["offset"] == 0].set_index("entity")  # the aligned hour
     assert scores.loc["alice", "bound"] == alice_bound
     assert (scores.loc["alice", "n"], scores.loc["alice", "new"]) == (6, 5)
     assert scores.loc["bob", "bound"] == bob_bound and scores.loc["bob", "n"] == 7
@@ -212,10 +213,39 @@ def test_consecutive_flagged_buckets_are_one_finding(duckdb_engine):
     burst += [(27.1 + i / 100, "alice", f"K{i}") for i in range(6)]     # hour 27: a new run
     table = logons(duckdb_engine, base + burst)
     end = DAY0 + timedelta(days=1, hours=4)
-    det = FanoutDetector("lateral", end=end, detect_last="4h", baseline_days=1, min_history_days=0.5)
+    det = FanoutDetector("lateral", end=end, detect_last="4h", baseline_days=1, min_history_days=0.5,
+                         overlap=False)
     findings = det.fit(table, duckdb_engine).detect(table, duckdb_engine)
     spans = sorted((f.evidence["bucket_start"], f.evidence["bucket_end"], len(f.event_ids)) for f in findings)
     assert spans == [("2024-01-02T00:00:00Z", "2024-01-02T02:00:00Z", 12),
                      ("2024-01-02T03:00:00Z", "2024-01-02T04:00:00Z", 6)]
     two_hours = [f for f in findings if len(f.event_ids) == 12][0]
     assert "12 hosts" in two_hours.explanation and "2 consecutive 1h buckets" in two_hours.explanation
+    # with half-shifted buckets too, the runs are the same bursts (each may start half an hour earlier)
+    with_overlap = FanoutDetector("lateral", end=end, detect_last="4h", baseline_days=1,
+                                  min_history_days=0.5).fit(table, duckdb_engine).detect(table, duckdb_engine)
+    assert sorted(len(f.event_ids) for f in with_overlap) == [6, 12]
+    assert "overlapping 1h buckets" in [f for f in with_overlap if len(f.event_ids) == 12][0].explanation
+
+
+def test_a_burst_straddling_an_hour_boundary_is_found_by_the_shifted_buckets(engine):
+    """10:40-11:20: 3 new hosts in each aligned hour stay at a bound of 4, all 6 in 10:30-11:30 pass it."""
+    base = [(h + 0.1, "alice", host) for h in range(1, 20, 2) for host in "AB"]
+    base += [(6.2, "alice", "C"), (12.2, "alice", "C"), (12.3, "alice", "D")]
+    burst = [(24 + 10 + 40 / 60 + i / 100, "alice", f"N{i}") for i in range(3)]
+    burst += [(24 + 11 + 5 / 60 + i / 100, "alice", f"M{i}") for i in range(3)]
+    table = logons(engine, base + burst)
+    end = DAY0 + timedelta(days=1, hours=12)
+    kwargs = dict(end=end, detect_last="12h", baseline_days=1, min_history_days=0.5)
+    aligned = FanoutDetector("lateral", overlap=False, **kwargs).fit(table, engine)
+    scores = aligned.score(table, engine)
+    assert set(scores["n"]) == {3} and int(scores["bound"].iloc[0]) >= 3 and not scores["exceeds"].any()
+    assert aligned.detect(table, engine) == []
+    shifted = FanoutDetector("lateral", **kwargs).fit(table, engine)
+    scores = shifted.score(table, engine)
+    half = scores[scores["offset"] == 0.5]
+    assert half["n"].max() == 6 and half["exceeds"].any()
+    (finding,) = shifted.detect(table, engine)
+    assert sorted(finding.evidence["new_targets"]) == ["M0", "M1", "M2", "N0", "N1", "N2"]
+    assert finding.evidence["bucket_start"] == "2024-01-02T10:30:00Z"
+    assert finding.evidence["bucket_end"] == "2024-01-02T11:30:00Z"

@@ -63,7 +63,8 @@ def fanout(
     k: float = typer.Option(2.0, help="Bound = ceil(mean + k·σ)."),
     seed_only: bool = typer.Option(False, "--seed-only",
                                    help="The seed statistic alone: no cold start, no new-target rule, "
-                                        "detection window inside the baseline."),
+                                        "no half-shifted buckets, detection window inside the "
+                                        "baseline."),
     entity: Optional[str] = typer.Option(None, help="custom: column with one baseline per value."),
     target: Optional[str] = typer.Option(None, help="custom: column counted distinct per bucket."),
     table: str = typer.Option("logons", help="custom: logons or connections."),

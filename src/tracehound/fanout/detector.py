@@ -8,7 +8,7 @@ code makes explicit: buckets in which the entity did nothing count as zeros (oth
 once a week looks as busy as one seen every hour), and σ is the sample standard deviation (``ddof=1``,
 as Splunk's ``stdev``).
 
-Three improvements sit on top, each switchable so the seed statistic alone can be measured
+Four improvements sit on top, each switchable so the seed statistic alone can be measured
 (:data:`SEED_ONLY`):
 
 - ``exclude_detection`` — the detection window is never part of the baseline, so a burst cannot
@@ -21,7 +21,10 @@ Three improvements sit on top, each switchable so the seed statistic alone can b
   always touch, or a workstation's busy hour of its usual sites plus a couple of new ones, is not
   fan-out; an attacker's burst to hosts the account never used is. Measured alternatives on the
   simulators (docs/fanout.md): "new > bound" missed bursts an hour boundary split in two; a fixed
-  "new > 2" flagged workstations' ordinary browsing in the host-scan hunt.
+  "new > 2" flagged workstations' ordinary browsing in the host-scan hunt;
+- ``overlap`` — the detection window is also cut into buckets shifted by half a bucket, each held to
+  the same bound: a burst that straddles a bucket boundary (10:40–11:20) is split by the aligned
+  grid into two halves that may each stay under the bound, but falls whole into a shifted bucket.
 
 All row work is Ibis; only per-entity aggregates and the flagged entities' detection-window rows come
 back to Python.
@@ -44,7 +47,7 @@ from .findings import build_findings
 from .presets import FanoutSpec, preset, seconds
 
 #: Switch every improvement off: the seed's statistic alone (for side-by-side evaluation).
-SEED_ONLY = {"exclude_detection": False, "cold_start": False, "require_new": False}
+SEED_ONLY = {"exclude_detection": False, "cold_start": False, "require_new": False, "overlap": False}
 #: Rows of a flagged entity's detection window fetched for the finding (targets, event ids).
 MAX_DETAIL_ROWS = 200_000
 
@@ -63,7 +66,8 @@ class Windows:
     def baseline_buckets(self) -> int:
         return self.baseline_end - self.baseline_start
 
-    def to_time(self, bucket: int) -> datetime:
+    def to_time(self, bucket: float) -> datetime:
+        """Start of bucket ``bucket`` (``b + 0.5``: the half-shifted bucket ``b``)."""
         return datetime.fromtimestamp(bucket * self.width, tz=timezone.utc)
 
 
@@ -103,7 +107,7 @@ class FanoutDetector:
                  detect_last: str | None = None, end: datetime | None = None,
                  baseline_days: float = 14, k: float = 2.0, sigma_floor: float = 1.0,
                  min_history_days: float = 3, exclude_detection: bool = True, cold_start: bool = True,
-                 require_new: bool = True, sustained: int | None = None,
+                 require_new: bool = True, overlap: bool = True, sustained: int | None = None,
                  max_listed: int = 50) -> None:
         self.preset = preset
         self.bucket = bucket
@@ -116,6 +120,7 @@ class FanoutDetector:
         self.exclude_detection = exclude_detection
         self.cold_start = cold_start
         self.require_new = require_new
+        self.overlap = overlap
         self.sustained = sustained
         self.max_listed = max_listed
 
@@ -139,7 +144,9 @@ class FanoutDetector:
         return spec
 
     def prepare(self, table: ibis.Table) -> ibis.Table:
-        """Filtered rows as ``entity, target, b, time, event_id`` (``b`` the bucket index)."""
+        """Filtered rows as ``entity, target, b, shifted, time, event_id`` (``b`` the bucket index,
+        ``shifted`` the index of the bucket shifted by half a width that holds the row: bucket
+        ``s`` of that grid covers ``[(s + ½)·w, (s + 1½)·w)``)."""
         spec = self.spec()
         for col in (spec.entity, spec.target, "time"):
             if col not in table.columns:
@@ -151,9 +158,10 @@ class FanoutDetector:
         t = t.filter(t[spec.entity].notnull() & t[spec.target].notnull())
         width = seconds(spec.bucket)
         event_id = t.event_id if "event_id" in t.columns else ibis.literal("").name("event_id")
+        epoch = t.time.epoch_seconds()
         return t.select(entity=t[spec.entity].cast("string"), target=t[spec.target].cast("string"),
-                        b=(t.time.epoch_seconds() // width).cast("int64"), time=t.time,
-                        event_id=event_id)
+                        b=(epoch // width).cast("int64"), shifted=((epoch - width // 2) // width).cast("int64"),
+                        time=t.time, event_id=event_id)
 
     def _windows(self, engine: Engine, rows: ibis.Table, spec: FanoutSpec) -> Windows | None:
         width = seconds(spec.bucket)
@@ -217,23 +225,27 @@ class FanoutDetector:
     def score(self, table: ibis.Table, engine: Engine) -> pd.DataFrame:
         """One row per (entity, bucket) in the detection window with its count, bound and verdict.
 
-        Columns: ``entity, b, bucket_start, n, new, mean, sigma, bound, basis, exceeds`` where
-        ``basis`` is ``entity`` (its own baseline), ``population`` (cold start) or ``none`` (no
-        history and no population to compare with: mean 0, σ at its floor).
+        Columns: ``entity, b, offset, bucket_start, n, new, mean, sigma, bound, basis, exceeds``.
+        ``offset`` is 0 for the aligned buckets and 0.5 for the half-shifted ones (``overlap``;
+        bucket ``b`` of that grid starts half a width after aligned bucket ``b``; only shifted
+        buckets that lie wholly inside the detection window are scored). ``basis`` is ``entity``
+        (its own baseline), ``population`` (cold start) or ``none`` (no history and no population
+        to compare with: mean 0, σ at its floor).
         """
         w = self._fitted()
-        columns = ["entity", "b", "bucket_start", "n", "new", "mean", "sigma", "bound", "basis", "exceeds"]
+        columns = ["entity", "b", "offset", "bucket_start", "n", "new", "mean", "sigma", "bound", "basis",
+                   "exceeds"]
         if w is None:
             return pd.DataFrame(columns=columns)
         rows = self.prepare(table)
         det = rows.filter((rows.b >= w.detect_start) & (rows.b < w.detect_end))
-        pairs = det.select("entity", "target", "b").distinct()
         before = rows.filter((rows.b >= w.baseline_start) & (rows.b < w.detect_start))
         seen = before.select(s_entity=before.entity, s_target=before.target).distinct() \
             .mutate(seen=ibis.literal(1))
-        joined = pairs.left_join(seen, [pairs.entity == seen.s_entity, pairs.target == seen.s_target])
-        counts = joined.group_by(["entity", "b"]).aggregate(
-            n=joined.count(), new=joined.seen.isnull().cast("int64").sum())
+        counts = self._counts(det, "b", seen).mutate(offset=ibis.literal(0.0))
+        if self._overlaps(w):
+            inside = det.filter((det.shifted >= w.detect_start) & (det.shifted < w.detect_end - 1))
+            counts = counts.union(self._counts(inside, "shifted", seen).mutate(offset=ibis.literal(0.5)))
         scores = engine.to_pandas(counts)
         if scores.empty:
             return pd.DataFrame(columns=columns)
@@ -253,8 +265,22 @@ class FanoutDetector:
             exceeds &= scores["new"] >= scores["bound"]
         scores["exceeds"] = exceeds
         scores["b"] = scores["b"].astype(int)
-        scores["bucket_start"] = [w.to_time(b) for b in scores["b"]]
-        return scores[columns].sort_values(["entity", "b"]).reset_index(drop=True)
+        scores["offset"] = scores["offset"].astype(float)
+        scores["bucket_start"] = [w.to_time(b + o) for b, o in zip(scores["b"], scores["offset"])]
+        return scores[columns].sort_values(["entity", "b", "offset"]).reset_index(drop=True)
+
+    def _overlaps(self, w: Windows) -> bool:
+        """Half-shifted buckets are scored when asked for, the width halves into whole seconds, and
+        the hunt counts bursts (a ``sustained`` hunt counts buckets, which overlap would double)."""
+        return self.overlap and w.width % 2 == 0 and self.spec().sustained <= 1
+
+    @staticmethod
+    def _counts(det: ibis.Table, bucket: str, seen: ibis.Table) -> ibis.Table:
+        """Distinct targets (and of them, targets not in ``seen``) per entity and ``bucket`` index."""
+        pairs = det.select("entity", "target", b=det[bucket]).distinct()
+        joined = pairs.left_join(seen, [pairs.entity == seen.s_entity, pairs.target == seen.s_target])
+        return joined.group_by(["entity", "b"]).aggregate(
+            n=joined.count(), new=joined.seen.isnull().cast("int64").sum())
 
     def detect(self, table: ibis.Table, engine: Engine) -> list[Finding]:
         """Findings for the flagged buckets (with ``sustained > 1``: entities flagged that many times)."""

@@ -51,14 +51,29 @@ def _basis_text(row, detector: "FanoutDetector", bucket: str) -> str:
             f"is the floor: ceil(0 + {detector.k:g}·{detector.sigma_floor:g}) = {limit}")
 
 
+def _starts(rows: pd.DataFrame) -> pd.Series:
+    """Each flagged bucket's start in bucket widths: ``b``, or ``b + 0.5`` for a half-shifted one."""
+    offset = rows["offset"] if "offset" in rows.columns else 0.0
+    return rows["b"].astype(int) + offset
+
+
 def _runs(flagged: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
-    """Flagged buckets grouped per entity into runs of consecutive buckets: a scan that spans two
-    hours is one finding, not two."""
+    """Flagged buckets grouped per entity into runs of consecutive or overlapping buckets: a scan that
+    spans two hours is one finding, not two (nor three with the half-shifted bucket between)."""
     groups = []
-    for entity, rows in flagged.sort_values(["entity", "b"]).groupby("entity", sort=True):
-        run_id = (rows["b"].astype(int).diff() != 1).cumsum()
-        groups.extend((entity, run) for _, run in rows.groupby(run_id, sort=True))
+    flagged = flagged.assign(_start=_starts(flagged))
+    for entity, rows in flagged.sort_values(["entity", "_start"]).groupby("entity", sort=True):
+        run_id = (rows["_start"].diff() > 1).cumsum()
+        groups.extend((entity, run.drop(columns="_start")) for _, run in rows.groupby(run_id, sort=True))
     return groups
+
+
+def _within(times: pd.Series, buckets: list[float], w: "Windows") -> pd.Series:
+    """Rows whose time falls in one of the buckets starting at ``buckets`` (in bucket widths)."""
+    mask = pd.Series(False, index=times.index)
+    for b in buckets:
+        mask |= (times >= w.to_time(b)) & (times < w.to_time(b + 1))
+    return mask
 
 
 def build_findings(spec: FanoutSpec, detector: "FanoutDetector", flagged: pd.DataFrame,
@@ -76,8 +91,9 @@ def build_findings(spec: FanoutSpec, detector: "FanoutDetector", flagged: pd.Dat
               else _runs(flagged))
     findings = []
     for entity, rows in groups:
-        buckets = set(rows["b"].astype(int))
-        mine = detail[(detail["entity"] == entity) & detail["b"].isin(buckets)] if len(detail) else detail
+        buckets = sorted(set(_starts(rows)))
+        mine = detail[(detail["entity"] == entity) & _within(detail["time"], buckets, w)] \
+            if len(detail) else detail
         targets = list(dict.fromkeys(mine["target"].tolist())) if len(mine) else []
         seen = known_sets.get(entity, set())
         new_targets = [t for t in targets if t not in seen]
@@ -92,8 +108,9 @@ def build_findings(spec: FanoutSpec, detector: "FanoutDetector", flagged: pd.Dat
                     f"{bucket} buckets {_window_text(start, end)} (up to {observed}, "
                     f"{len(targets)} in all)")
         elif len(buckets) > 1:
+            how = "consecutive" if all(float(b).is_integer() for b in buckets) else "overlapping"
             lead = (f"{entity} {spec.verb} {len(targets)} {spec.target_noun} {_window_text(start, end)} "
-                    f"({len(buckets)} consecutive {bucket} buckets over the bound, up to {observed} in one)")
+                    f"({len(buckets)} {how} {bucket} buckets over the bound, up to {observed} in one)")
         else:
             lead = f"{entity} {spec.verb} {observed} {spec.target_noun} {_window_text(start, end)}"
         explanation = (f"{lead}; {_basis_text(top, detector, bucket)}; "
@@ -128,7 +145,7 @@ def build_findings(spec: FanoutSpec, detector: "FanoutDetector", flagged: pd.Dat
                 "baseline": top["basis"],
                 "baseline_start": iso_utc(w.to_time(w.baseline_start)),
                 "baseline_end": iso_utc(w.to_time(w.baseline_end)),
-                "buckets_over_bound": sorted(iso_utc(w.to_time(b)) for b in buckets),
+                "buckets_over_bound": [iso_utc(w.to_time(b)) for b in buckets],
                 "new_target_count": len(new_targets),
                 "new_targets": new_targets[: detector.max_listed],
                 "targets": listed,
