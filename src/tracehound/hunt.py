@@ -39,7 +39,7 @@ SNIFFERS: dict[str, Callable[[Path], str | None]] = {
     "connections": sniff_connection_format,
     "web_requests": sniff_weblog_format,
 }
-FANOUT_PRESETS = {"logons": ("lateral",), "connections": ("host-scan", "port-scan")}
+FANOUT_PRESETS = {"logons": ("lateral", "password-guessing"), "connections": ("host-scan", "port-scan")}
 
 
 @dataclass
@@ -86,7 +86,8 @@ class HuntConfig:
         """Preset → parameters for a family: the defaults, plus any preset the config adds or tunes."""
         presets = {p: {} for p in FANOUT_PRESETS.get(family, ())}
         for name, params in self.fanout.items():
-            table = params.get("table", "logons" if name in ("lateral", "av-sustained") else "connections")
+            table = params.get("table", "logons" if name in ("lateral", "password-guessing", "av-sustained")
+                               else "connections")
             if table == family or name in presets:
                 presets[name] = {k: v for k, v in params.items() if k != "table"}
         return presets
@@ -178,6 +179,7 @@ def run(paths: Iterable[str | Path], engine: Engine, config: HuntConfig | None =
     routing = route(paths)
     if not routing.files and not routing.canonical:
         raise InputFormatError("no input is a log tracehound reads (sign-ins, Windows logons, LANL auth, "
+                               "Linux auth syslog, "
                                "Zeek/firewall connections, web access logs): "
                                + ", ".join(str(p) for p in routing.unrecognised[:10]))
     findings: list[Finding] = []

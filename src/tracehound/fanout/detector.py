@@ -148,18 +148,18 @@ class FanoutDetector:
         ``shifted`` the index of the bucket shifted by half a width that holds the row: bucket
         ``s`` of that grid covers ``[(s + ½)·w, (s + 1½)·w)``)."""
         spec = self.spec()
-        for col in (spec.entity, spec.target, "time"):
+        for col in (spec.entity, spec.target, "time", *filter(None, [spec.entity_fallback])):
             if col not in table.columns:
                 raise ConfigError(f"the {spec.name} hunt needs a {col!r} column; the table has "
                                   f"{', '.join(table.columns)}")
         t = table
         if spec.where is not None:
             t = t.filter(spec.where(t))
-        t = t.filter(t[spec.entity].notnull() & t[spec.target].notnull())
+        t = t.filter(spec.entity_of(t).notnull() & t[spec.target].notnull())
         width = seconds(spec.bucket)
         event_id = t.event_id if "event_id" in t.columns else ibis.literal("").name("event_id")
         epoch = t.time.epoch_seconds()
-        return t.select(entity=t[spec.entity].cast("string"), target=t[spec.target].cast("string"),
+        return t.select(entity=spec.entity_of(t).cast("string"), target=t[spec.target].cast("string"),
                         b=(epoch // width).cast("int64"), shifted=((epoch - width // 2) // width).cast("int64"),
                         time=t.time, event_id=event_id)
 

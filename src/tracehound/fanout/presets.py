@@ -52,6 +52,12 @@ class FanoutSpec:
     target_key: str | None = "hosts"
     verb: str = "logged on to"
     target_noun: str = "hosts"
+    entity_fallback: str | None = None  # column used where ``entity`` is null (source_ip → source_host)
+
+    def entity_of(self, t: ibis.Table) -> ibis.Value:
+        """The entity column, or its fallback where it is null."""
+        value = t[self.entity]
+        return value if self.entity_fallback is None else ibis.coalesce(value, t[self.entity_fallback])
 
     def with_options(self, **changes) -> "FanoutSpec":
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
@@ -61,10 +67,39 @@ def _lateral_where(t: ibis.Table):
     return (t.event_code == 4624) & t.logon_type.isin([3, 10])
 
 
+#: A failure followed this soon by a success of the same account from the same source is a typo.
+RETYPE_SECONDS = 600
+
+
+def _guessing_where(t: ibis.Table):
+    """Failed logons that were not retyped, plus Windows 4648 (explicit credentials).
+
+    A spray run from a Windows host with ``runas``-style tools logs one 4648 per account tried on
+    the attacking host, success or not. A failure followed within :data:`RETYPE_SECONDS` by a 4624 of
+    the same account from the same source is a user mistyping, not a guess: behind a shared address
+    (VPN, NAT, terminal server) enough typos of different people otherwise add up to a "spray".
+    """
+    failed = t.filter((t.success == False) & t.event_id.notnull())  # noqa: E712 - Ibis expressions
+    fkey = ibis.coalesce(failed.source_ip, failed.source_host)
+    failed = failed.select(f_id=failed.event_id, f_user=failed.user, f_src=fkey, f_time=failed.time)
+    ok = t.filter(t.event_code == 4624)
+    ok = ok.select(s_user=ok.user, s_src=ibis.coalesce(ok.source_ip, ok.source_host), s_time=ok.time)
+    retyped = failed.join(ok, [failed.f_user == ok.s_user, failed.f_src == ok.s_src,
+                               ok.s_time >= failed.f_time,
+                               ok.s_time <= failed.f_time + ibis.interval(seconds=RETYPE_SECONDS)])
+    typo = t.event_id.isin(retyped.select("f_id").distinct().f_id).fill_null(False)
+    return ((t.success == False) & ~typo) | (t.event_code == 4648)  # noqa: E712
+
+
 PRESETS: dict[str, FanoutSpec] = {
     "lateral": FanoutSpec("lateral", "lateral_movement", "logons", "user", "target_host",
                           where=_lateral_where, entity_key="users", target_key="hosts",
                           verb="logged on to", target_noun="hosts"),
+    "password-guessing": FanoutSpec("password-guessing", "password_guessing", "logons", "source_ip",
+                                    "user", detect_last="1d", where=_guessing_where,
+                                    entity_fallback="source_host",
+                                    entity_key="sources", target_key="users", verb="tried",
+                                    target_noun="accounts"),
     "host-scan": FanoutSpec("host-scan", "host_scan", "connections", "src_ip", "dst_ip",
                             entity_key="ips", target_key="ips", verb="contacted",
                             target_noun="destination IPs"),

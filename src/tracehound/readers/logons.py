@@ -10,7 +10,9 @@ four shapes that carry the same fields under different nesting:
 - Sentinel ``SecurityEvent`` CSV or JSON (flat keys, ``TimeGenerated``, ``Computer``);
 - the LANL authentication format
   ``time,src_user@domain,dst_user@domain,src_computer,dst_computer,auth_type,logon_type,
-  auth_orientation,success`` (time in seconds from an origin).
+  auth_orientation,success`` (time in seconds from an origin);
+- Linux auth syslog (sshd and pam_unix lines of ``auth.log`` / ``secure``): see
+  :mod:`tracehound.readers.authlog`.
 
 Machine accounts (``NAME$``), anonymous logons and the local system / service accounts are dropped by
 default because they fan out to many hosts as a matter of course and would drown every hunt; set the
@@ -38,6 +40,7 @@ from ..badrecords import ReadReport
 from ..engine import Engine
 from ..schema import LOGONS
 from . import files
+from .authlog import iter_authlog_rows, sniff_authlog
 
 LOGON_EVENTS = (4624, 4625, 4648)
 #: Accounts that are the operating system itself, not a person or a service someone configured.
@@ -76,7 +79,7 @@ class LogonFilter:
 # sniffing
 # --------------------------------------------------------------------------------------------
 def sniff_logon_format(path: str | Path) -> str | None:
-    """``evtx``, ``windows-json``, ``windows-zip``, ``sentinel-csv``, ``lanl`` or None if not logons."""
+    """``evtx``, ``windows-json``, ``windows-zip``, ``sentinel-csv``, ``lanl``, ``authlog`` or None."""
     path = Path(path)
     with open(path, "rb") as fh:
         magic = fh.read(8)
@@ -102,6 +105,8 @@ def sniff_logon_format(path: str | Path) -> str | None:
         return "sentinel-csv"
     if _looks_like_lanl(first):
         return "lanl"
+    if sniff_authlog(head):
+        return "authlog"
     return None
 
 
@@ -343,8 +348,11 @@ def _lanl_rows(path: Path, report: ReadReport, origin: datetime) -> Iterator[dic
 
 
 def iter_logon_rows(path: Path, fmt: str, report: ReadReport, *,
-                    lanl_origin: datetime = LANL_ORIGIN) -> Iterator[dict]:
-    """Canonical rows of one file in a known format (before account filtering)."""
+                    lanl_origin: datetime = LANL_ORIGIN, syslog_year: int | None = None) -> Iterator[dict]:
+    """Canonical rows of one file in a known format (before account filtering).
+
+    ``syslog_year`` is the year of an auth log's first line (None: inferred, see
+    :mod:`tracehound.readers.authlog`)."""
     if fmt == "evtx":
         yield from _evtx_rows(path, report)
     elif fmt == "windows-zip":
@@ -356,6 +364,8 @@ def iter_logon_rows(path: Path, fmt: str, report: ReadReport, *,
         yield from _sentinel_rows(path, report)
     elif fmt == "lanl":
         yield from _lanl_rows(path, report, lanl_origin)
+    elif fmt == "authlog":
+        yield from iter_authlog_rows(path, report, year=syslog_year)
     else:
         raise ValueError(f"unknown logon format {fmt!r}")
 
@@ -391,7 +401,7 @@ class PartWriter:
 
 def read_logons(paths: Iterable[str | Path] | str | Path, engine: Engine, *,
                 accounts: LogonFilter = LogonFilter(), lanl_origin: datetime = LANL_ORIGIN,
-                ) -> tuple[ibis.Table, ReadReport]:
+                syslog_year: int | None = None) -> tuple[ibis.Table, ReadReport]:
     """Read logon files of any supported format into the canonical ``logons`` table on ``engine``.
 
     ``paths`` are files, folders or globs (see :func:`tracehound.readers.files.expand`). Files that are
@@ -402,12 +412,13 @@ def read_logons(paths: Iterable[str | Path] | str | Path, engine: Engine, *,
     for path in files.expand(paths):
         fmt = sniff_logon_format(path)
         if fmt is None:
-            report.unreadable(path, "not a logon log (EVTX, Windows JSON, Sentinel CSV or LANL)")
+            report.unreadable(path, "not a logon log (EVTX, Windows JSON, Sentinel CSV, LANL or auth syslog)")
             continue
         report.files += 1
         report.formats[fmt] += 1
         try:
-            for row in iter_logon_rows(path, fmt, report, lanl_origin=lanl_origin):
+            for row in iter_logon_rows(path, fmt, report, lanl_origin=lanl_origin,
+                                       syslog_year=syslog_year):
                 report.records += 1
                 if row["user"] is not None and accounts.keeps(row["user"]):
                     writer.add(row)

@@ -16,6 +16,7 @@ ATTACK: dict[str, tuple[str, str, str]] = {
     "password_spray": ("CredentialAccess", "T1110.003", "Brute Force: Password Spraying"),
     "fast_spray": ("CredentialAccess", "T1110.003", "Brute Force: Password Spraying"),
     "brute_force": ("CredentialAccess", "T1110.001", "Brute Force: Password Guessing"),
+    "password_guessing": ("CredentialAccess", "T1110.003", "Brute Force: Password Spraying"),
     "lateral_movement": ("LateralMovement", "T1021", "Remote Services"),
     "host_scan": ("Discovery", "T1046", "Network Service Discovery"),
     "port_scan": ("Discovery", "T1046", "Network Service Discovery"),

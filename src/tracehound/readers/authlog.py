@@ -1,0 +1,313 @@
+"""Linux auth syslog (``/var/log/auth.log``, ``/var/log/secure``) → the canonical ``logons`` table.
+
+What is read, per line, after the syslog header (``Mon DD HH:MM:SS host prog[pid]: message``, or
+rsyslog's high-precision ``2024-03-04T10:00:00.123+01:00 host prog[pid]: message``):
+
+======================================================================  ============================
+sshd message                                                            row
+======================================================================  ============================
+``Failed <method> for [invalid user] X from ADDR port N ssh2``          failure (4625)
+``Accepted <method> for X from ADDR port N ssh2``                       success (4624)
+``Invalid user X from ADDR`` (``Illegal user`` on old sshd)             failure (4625)
+``pam_unix(svc:auth): authentication failure; ... rhost=ADDR user=X``   failure (4625)
+``PAM N more authentication failures; ... rhost=ADDR user=X``           N failures (4625)
+``message repeated N times: [ <any of the above> ]``                    the inner event N times
+======================================================================  ============================
+
+The pam_unix lines also come as ``sshd(pam_unix)[pid]: authentication failure; ...`` (old PAM, as in
+loghub's Linux log) and from other services (``su``, ``sudo``, ``login``: local, so no source).
+
+**One attempt, one row.** sshd logs a failed password three times over: ``Invalid user``, the
+pam_unix failure and ``Failed password``. Counting each would triple every attempt, so sshd's own
+verdict lines (``Failed`` / ``Accepted``) are authoritative: an ``Invalid user`` or pam_unix line
+becomes a row only when the same process (syslog host + pid) logged no verdict line in the file —
+as with pre-2005 sshd (only pam_unix lines) or a probe that disconnects before trying a password.
+A pid reused by a later process in the same file can hide that process's pam-only lines; sshd's
+verdict lines are never hidden.
+
+**``message repeated N times``** is counted N times (N rows, event ids ``file:line``,
+``file:line.2`` …): each repeat is a real attempt and a brute force is exactly what syslog folds.
+
+**Year.** Classic syslog stamps have no year. ``year=`` is the year of the *first* line; without it
+the *last* line is placed in the file's modification year (the year before, when its month is later
+than the modification month: a December log copied in January). Either way a month that goes
+backwards (Dec → Jan) starts the next year. Stamps are local time without a zone; they are taken as
+UTC. ISO stamps carry their own year and zone.
+
+**Addresses.** ``ADDR`` / ``rhost`` that is an IP address goes to ``source_ip``; a host name (sshd
+with ``UseDNS yes``) goes to ``source_host`` whole and lower-cased (cutting an internet reverse-DNS
+name at its first dot, as Windows names are, would leave ``220-135-151-1``). ``target_host`` is the
+syslog host, upper-cased without DNS suffix like the Windows readers'. sshd rows get logon type 10
+(remote interactive, what Windows gives RDP), so a user ssh-ing into many servers feeds the lateral
+hunt; other services get none.
+
+Lines of other programs and other sshd messages are skipped silently and counted in
+:class:`AuthLogStats`; a line that looks like one of the events above but cannot be read (truncated,
+impossible date) is set aside in the :class:`ReadReport` with file and line. A pam_unix failure
+without ``user=`` (the account does not exist; sshd did not say which name was tried) is read but
+has no account, and :func:`~tracehound.readers.logons.read_logons` keeps only rows with one.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator
+
+from ..badrecords import ReadReport
+from . import files
+
+MONTHS = {m: i for i, m in enumerate(
+    ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), start=1)}
+#: Non-blank lines of the head that must be syslog-shaped for a file to be taken as an auth log.
+SNIFF_LINES = 50
+SSH_LOGON_TYPE = 10
+
+_BSD_HEADER = re.compile(
+    r"^(?P<mon>[A-Z][a-z]{2}) {1,2}(?P<day>\d{1,2}) (?P<clock>\d{2}:\d{2}:\d{2})(?:\.\d+)? "
+    r"(?P<host>\S+) (?P<prog>[^\s\[:(]+)(?:\((?P<module>[^)]*)\))?(?:\[(?P<pid>\d+)\])?: ?(?P<msg>.*)$")
+_ISO_HEADER = re.compile(
+    r"^(?P<iso>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?) "
+    r"(?P<host>\S+) (?P<prog>[^\s\[:(]+)(?:\((?P<module>[^)]*)\))?(?:\[(?P<pid>\d+)\])?: ?(?P<msg>.*)$")
+_REPEATED = re.compile(r"^message repeated (?P<n>\d+) times: \[\s*(?P<inner>.*?)\s*\]\s*$")
+_FAILED = re.compile(r"^Failed (?P<method>\S+) for (?:invalid user )?(?P<user>.*?) from (?P<addr>\S+)"
+                     r" port (?P<port>\d+)(?: ssh\d?)?(?:: .*)?\s*$")
+_ACCEPTED = re.compile(r"^Accepted (?P<method>\S+) for (?P<user>.*?) from (?P<addr>\S+) port (?P<port>\d+)"
+                       r"(?: ssh\d?)?(?:: .*)?\s*$")
+_INVALID = re.compile(r"^(?:Invalid|Illegal) user (?P<user>.*?) from (?P<addr>\S+)(?: port \d+)?\s*$")
+_PAM_PREFIX = re.compile(r"^pam_unix\((?P<service>[^):]*)(?::[^)]*)?\):\s*")
+_PAM_FAILURE = re.compile(r"^(?:authentication failure|PAM (?P<more>\d+) more authentication failures?);"
+                          r"(?P<kv>.*)$")
+_KV = re.compile(r"(\w+)=(\S*)")
+#: An sshd / pam_unix message that announces one of the events above; if the full pattern then
+#: fails, the line is malformed, not "something else".
+_HINT = re.compile(r"^(?:Failed \S+ for|Accepted \S+ for|(?:Invalid|Illegal) user|"
+                   r"authentication failure|PAM \d+ more authentication failure)")
+#: The same, anywhere in a line that has no readable syslog header.
+_HINT_ANYWHERE = re.compile(r"(?:Failed|Accepted) \S+ for .* from |(?:Invalid|Illegal) user .* from |"
+                            r"authentication failure;")
+
+
+@dataclass
+class AuthLogStats:
+    """What happened to each line of auth logs: events read, lines skipped, duplicates folded."""
+
+    lines: int = 0
+    skipped: int = 0              # not an auth event (other programs, other sshd messages)
+    malformed: int = 0            # looked like an auth event, could not be read (in the ReadReport)
+    folded: int = 0               # Invalid user / pam_unix lines of a process with an sshd verdict
+    events: dict[str, int] = field(default_factory=dict)  # failed/accepted/invalid/pam → rows
+
+    def count(self, kind: str, n: int = 1) -> None:
+        self.events[kind] = self.events.get(kind, 0) + n
+
+
+@dataclass(frozen=True)
+class _Line:
+    number: int
+    raw: str
+    when: datetime | None      # ISO header: the full time; BSD header: None (year still unknown)
+    month: int
+    day: int
+    clock: str
+    host: str
+    prog: str
+    module: str | None
+    pid: str | None
+    msg: str
+
+
+# --------------------------------------------------------------------------------------------
+# sniffing
+# --------------------------------------------------------------------------------------------
+def sniff_authlog(head: str) -> bool:
+    """True when most of the first lines are syslog-shaped and at least one is an auth event."""
+    lines = [ln for ln in head.splitlines() if ln.strip()]
+    first = lines[:SNIFF_LINES]
+    if not first:
+        return False
+    shaped = sum(1 for ln in first if _header(ln) is not None)
+    if shaped * 2 < len(first):
+        return False
+    for ln in lines:
+        parsed = _header(ln)
+        try:
+            if parsed is not None and _event(parsed) is not None:
+                return True
+        except ValueError:
+            continue
+    return False
+
+
+# --------------------------------------------------------------------------------------------
+# parsing
+# --------------------------------------------------------------------------------------------
+def _header(line: str, number: int = 0) -> _Line | None:
+    m = _BSD_HEADER.match(line)
+    if m:
+        month = MONTHS.get(m["mon"])
+        if month is None:
+            return None
+        return _Line(number, line, None, month, int(m["day"]), m["clock"], m["host"], m["prog"],
+                     m["module"], m["pid"], m["msg"])
+    m = _ISO_HEADER.match(line)
+    if m:
+        try:
+            when = datetime.fromisoformat(m["iso"].replace("Z", "+00:00"))
+        except ValueError:  # month 13: not a header; an auth message behind it is a reject
+            return None
+        when = (when.replace(tzinfo=timezone.utc) if when.tzinfo is None else when).astimezone(timezone.utc)
+        return _Line(number, line, when, when.month, when.day, f"{when:%H:%M:%S}", m["host"], m["prog"],
+                     m["module"], m["pid"], m["msg"])
+    return None
+
+
+def _is_auth_source(line: _Line) -> bool:
+    return line.prog.startswith("sshd") or line.module == "pam_unix" or line.msg.startswith("pam_unix(")
+
+
+def _unwrap(msg: str) -> tuple[int, str]:
+    """``message repeated 5 times: [ X ]`` → (5, X); anything else → (1, msg)."""
+    m = _REPEATED.match(msg)
+    return (int(m["n"]), m["inner"]) if m else (1, msg)
+
+
+def _is_ip(text: str) -> bool:
+    parts = text.split(".")
+    return (len(parts) == 4 and all(p.isdigit() and int(p) < 256 for p in parts)) or (
+        ":" in text and all(c in "0123456789abcdefABCDEF:." for c in text))
+
+
+def _address(text: str | None) -> tuple[str | None, str | None]:
+    """(source_ip, source_host) from sshd's ``from ADDR`` or pam's ``rhost=``."""
+    if not text:
+        return None, None
+    text = text.strip().strip("[]")
+    if not text or text.lower() in ("localhost", "127.0.0.1", "::1"):
+        return None, None
+    return (text, None) if _is_ip(text) else (None, text.lower())
+
+
+def _target(host: str) -> str | None:
+    if host.lower() in ("localhost", "-"):
+        return None
+    return (host if _is_ip(host) else host.split(".")[0]).upper() or None
+
+
+@dataclass(frozen=True)
+class _Event:
+    kind: str                 # failed / accepted / invalid / pam
+    user: str | None
+    addr: str | None
+    repeat: int
+    verdict: bool             # an sshd verdict line (authoritative for its process)
+
+
+def _event(line: _Line) -> _Event | None:
+    """The auth event a header-parsed line holds, None if it holds none; ValueError if malformed."""
+    if not _is_auth_source(line):
+        return None
+    repeat, msg = _unwrap(line.msg)
+    if msg.startswith("message repeated"):  # not in the ``[ ... ]`` shape
+        if _HINT_ANYWHERE.search(msg):
+            raise ValueError("unreadable 'message repeated' line")
+        return None
+    pam = _PAM_PREFIX.match(msg)
+    if pam:
+        msg = msg[pam.end():]
+    if not _HINT.match(msg):
+        return None
+    if not pam and line.prog.startswith("sshd") and line.module is None:
+        if m := _FAILED.match(msg):
+            return _Event("failed", m["user"], m["addr"], repeat, True)
+        if m := _ACCEPTED.match(msg):
+            return _Event("accepted", m["user"], m["addr"], repeat, True)
+        if m := _INVALID.match(msg):
+            return _Event("invalid", m["user"], m["addr"], repeat, False)
+    if m := _PAM_FAILURE.match(msg):
+        kv = dict(_KV.findall(m["kv"]))
+        n = repeat * (int(m["more"]) if m["more"] else 1)
+        return _Event("pam", kv.get("user") or None, kv.get("rhost") or None, n, False)
+    raise ValueError(f"auth message not in a known shape: {msg[:80]!r}")
+
+
+def _years(lines: list[tuple[int, int]], year: int | None, mtime: float | None) -> list[int]:
+    """The year of each (month, day) stamp in file order: see the module docstring."""
+    rollovers = [0]
+    for (prev, _), (month, _) in zip(lines, lines[1:]):
+        rollovers.append(rollovers[-1] + (1 if month < prev else 0))
+    if year is None:
+        stamp = datetime.fromtimestamp(mtime if mtime is not None else datetime.now(timezone.utc).timestamp(),
+                                       tz=timezone.utc)
+        last_year = stamp.year - (1 if lines and lines[-1][0] > stamp.month else 0)
+        year = last_year - (rollovers[-1] if rollovers else 0)
+    return [year + r for r in rollovers]
+
+
+def iter_authlog_rows(path: str | Path, report: ReadReport, *, year: int | None = None,
+                      stats: AuthLogStats | None = None) -> Iterator[dict]:
+    """Canonical ``logons`` rows of one auth log (before account filtering); see the module docstring.
+
+    Two passes over the file: the first finds the year of each line and the processes with an sshd
+    verdict, the second yields rows. ``stats`` (if given) is filled with per-line counts.
+    """
+    path = Path(path)
+    stats = stats if stats is not None else AuthLogStats()
+    parsed: list[tuple[_Line, _Event]] = []
+    verdict_pids: set[tuple[str, str]] = set()
+    for number, raw in files.iter_lines(path):
+        stats.lines += 1
+        line = _header(raw, number)
+        if line is None:
+            if _HINT_ANYWHERE.search(raw):
+                stats.malformed += 1
+                report.reject(path, number, "auth message without a readable syslog header", raw)
+            else:
+                stats.skipped += 1
+            continue
+        try:
+            event = _event(line)
+        except ValueError as exc:
+            stats.malformed += 1
+            report.reject(path, number, f"ValueError: {exc}", raw)
+            continue
+        if event is None:
+            stats.skipped += 1
+            continue
+        if event.verdict and line.pid:
+            verdict_pids.add((line.host, line.pid))
+        parsed.append((line, event))
+    bsd = [(ln.month, ln.day) for ln, _ in parsed if ln.when is None]
+    years = iter(_years(bsd, year, path.stat().st_mtime) if bsd else [])
+    for line, event in parsed:
+        when = line.when
+        if when is None:
+            y = next(years)
+            try:
+                h, mi, s = (int(x) for x in line.clock.split(":"))
+                when = datetime(y, line.month, line.day, h, mi, s, tzinfo=timezone.utc)
+            except ValueError as exc:  # Feb 30, 25:00:00
+                stats.malformed += 1
+                report.reject(path, line.number, f"ValueError: {exc}", line.raw)
+                continue
+        if not event.verdict and line.pid and (line.host, line.pid) in verdict_pids:
+            stats.folded += 1
+            continue
+        ip, rhost = _address(event.addr)
+        stats.count(event.kind, event.repeat)
+        for i in range(event.repeat):
+            yield {
+                "event_id": f"{path.name}:{line.number}" + (f".{i + 1}" if i else ""),
+                "time": when,
+                "user": (event.user or None),
+                "domain": None,
+                "target_host": _target(line.host),
+                "source_ip": ip,
+                "source_host": rhost,
+                "logon_type": SSH_LOGON_TYPE if line.prog.startswith("sshd") else None,
+                "event_code": 4624 if event.kind == "accepted" else 4625,
+                "success": event.kind == "accepted",
+                "source": "authlog",
+            }
