@@ -10,7 +10,7 @@ SSH tunnel on port 443 (a protocol mismatch). ``truth.jsonl`` lists each with it
 
 from __future__ import annotations
 
-import gzip
+import io
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -19,6 +19,7 @@ import numpy as np
 import orjson
 
 from .logons import START, _iso
+from .writer import open_output
 
 FIELDS = ["ts", "uid", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "proto", "service",
           "duration", "orig_bytes", "resp_bytes", "conn_state"]
@@ -120,7 +121,7 @@ def simulate_connections(out_dir: str | Path, config: ConnSimConfig = ConnSimCon
 
     rows.sort(key=lambda r: r[0])
     path = out / "conn.log.gz"
-    with gzip.open(path, "wt", encoding="utf-8", compresslevel=3) as fh:
+    with open_output(path, gzip=True) as raw, io.TextIOWrapper(raw, encoding="utf-8") as fh:
         fh.write("#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-\n")
         fh.write("#path\tconn\n#fields\t" + "\t".join(FIELDS) + "\n#types\t" + "\t".join(TYPES) + "\n")
         for n, (t, src, dst, port, proto, service) in enumerate(rows):

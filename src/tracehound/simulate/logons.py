@@ -19,13 +19,14 @@ user, time range and targets.
 
 from __future__ import annotations
 
-import gzip
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
 import orjson
+
+from .writer import open_output
 
 START = datetime(2024, 3, 4, tzinfo=timezone.utc)  # a Monday
 DOMAIN = "CORP"
@@ -150,15 +151,15 @@ _LANL_TYPES = {2: "Interactive", 3: "Network", 10: "RemoteInteractive"}
 def _write(out: Path, rows: list, fmt: str) -> Path:
     if fmt == "lanl":
         path = out / "logons.csv.gz"
-        with gzip.open(path, "wt", encoding="utf-8", compresslevel=3) as fh:
+        with open_output(path, gzip=True) as fh:
             for t, user, src, dst, ltype, code in rows:
                 ok = "Success" if code == 4624 else "Fail"
                 fh.write(f"{t},{user}@{DOMAIN},{user}@{DOMAIN},{src},{dst},Kerberos,"
-                         f"{_LANL_TYPES[ltype]},LogOn,{ok}\n")
+                         f"{_LANL_TYPES[ltype]},LogOn,{ok}\n".encode())
         return path
     if fmt == "windows-json":
         path = out / "logons.jsonl.gz"
-        with gzip.open(path, "wb", compresslevel=3) as fh:
+        with open_output(path, gzip=True) as fh:
             for t, user, src, dst, ltype, code in rows:
                 fh.write(orjson.dumps({
                     "@timestamp": _iso(t), "EventID": code, "Hostname": f"{dst}.corp.local",
