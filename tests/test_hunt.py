@@ -75,7 +75,8 @@ def test_config_maps_onto_hunt_parameters_and_names_unknown_keys(tmp_path):
                     'baseline_days = 7\n\n[web]\ngap_minutes = 15\n')
     cfg = HuntConfig.load(good)
     assert cfg.spray == {"preset": "mstic", "n_init": 3} and cfg.web == {"gap_minutes": 15}
-    assert cfg.fanout_presets("logons") == {"lateral": {"k": 3.0, "baseline_days": 7}, "password-guessing": {}}
+    assert cfg.fanout_presets("logons") == {"lateral": {"k": 3.0, "baseline_days": 7}, "password-guessing": {},
+                                            "brute-force": {}}
     assert set(cfg.fanout_presets("connections")) == {"host-scan", "port-scan"}
     bad = tmp_path / "bad.toml"
     bad.write_text("[web]\ngap_minuets = 15\n")

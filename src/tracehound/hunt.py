@@ -39,7 +39,8 @@ SNIFFERS: dict[str, Callable[[Path], str | None]] = {
     "connections": sniff_connection_format,
     "web_requests": sniff_weblog_format,
 }
-FANOUT_PRESETS = {"logons": ("lateral", "password-guessing"), "connections": ("host-scan", "port-scan")}
+FANOUT_PRESETS = {"logons": ("lateral", "password-guessing", "brute-force"),
+                  "connections": ("host-scan", "port-scan")}
 
 
 @dataclass
@@ -86,7 +87,7 @@ class HuntConfig:
         """Preset → parameters for a family: the defaults, plus any preset the config adds or tunes."""
         presets = {p: {} for p in FANOUT_PRESETS.get(family, ())}
         for name, params in self.fanout.items():
-            table = params.get("table", "logons" if name in ("lateral", "password-guessing", "av-sustained")
+            table = params.get("table", "logons" if name in (*FANOUT_PRESETS["logons"], "av-sustained")
                                else "connections")
             if table == family or name in presets:
                 presets[name] = {k: v for k, v in params.items() if k != "table"}

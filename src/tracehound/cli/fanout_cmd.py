@@ -52,12 +52,12 @@ def _read(paths: list[Path], table: str, engine, out_dir: Path, mapping, account
 def fanout(
     paths: list[Path] = typer.Argument(..., help="Log files, folders, globs or canonical Parquet."),
     preset_name: str = typer.Option("lateral", "--preset",
-                                    help="lateral, password-guessing, host-scan, port-scan, av-sustained, "
+                                    help="lateral, password-guessing, brute-force, host-scan, port-scan, av-sustained, "
                                          "protocol-mismatch or custom (with --entity/--target)."),
     out_dir: Path = typer.Option(Path("fanout-out"), "--out", help="Folder for findings.jsonl."),
     baseline_days: float = typer.Option(14, help="Baseline window before the detection window, days."),
     detect_last: Optional[str] = typer.Option(None, help="Detection window (default: the preset's, 1h; "
-                                                            "password-guessing 1d)."),
+                                                            "password-guessing and brute-force 1d)."),
     end: Optional[str] = typer.Option(None, help="End of the detection window, ISO-8601 UTC "
                                                  "(default: end of the newest bucket)."),
     bucket: Optional[str] = typer.Option(None, help="Bucket width: 10m, 1h, 1d ..."),

@@ -148,18 +148,18 @@ class FanoutDetector:
         ``shifted`` the index of the bucket shifted by half a width that holds the row: bucket
         ``s`` of that grid covers ``[(s + ½)·w, (s + 1½)·w)``)."""
         spec = self.spec()
-        for col in (spec.entity, spec.target, "time", *filter(None, [spec.entity_fallback])):
+        for col in (spec.entity, spec.target, "time", *filter(None, [spec.entity_fallback, spec.target_fallback])):
             if col not in table.columns:
                 raise ConfigError(f"the {spec.name} hunt needs a {col!r} column; the table has "
                                   f"{', '.join(table.columns)}")
         t = table
         if spec.where is not None:
             t = t.filter(spec.where(t))
-        t = t.filter(spec.entity_of(t).notnull() & t[spec.target].notnull())
+        t = t.filter(spec.entity_of(t).notnull() & spec.target_of(t).notnull())
         width = seconds(spec.bucket)
         event_id = t.event_id if "event_id" in t.columns else ibis.literal("").name("event_id")
         epoch = t.time.epoch_seconds()
-        return t.select(entity=spec.entity_of(t).cast("string"), target=t[spec.target].cast("string"),
+        return t.select(entity=spec.entity_of(t).cast("string"), target=spec.target_of(t).cast("string"),
                         b=(epoch // width).cast("int64"), shifted=((epoch - width // 2) // width).cast("int64"),
                         time=t.time, event_id=event_id)
 
@@ -195,7 +195,7 @@ class FanoutDetector:
             self.population_ = {"mean": 0.0, "sigma": 0.0, "buckets": 0}
             return self
         base = rows.filter((rows.b >= w.baseline_start) & (rows.b < w.baseline_end))
-        per_bucket = base.group_by(["entity", "b"]).aggregate(n=base.target.nunique())
+        per_bucket = base.group_by(["entity", "b"]).aggregate(n=self._measure(base))
         per_entity = per_bucket.group_by("entity").aggregate(
             s1=per_bucket.n.sum(), s2=(per_bucket.n * per_bucket.n).sum(), active=per_bucket.count(),
             first_b=per_bucket.b.min())
@@ -242,10 +242,12 @@ class FanoutDetector:
         before = rows.filter((rows.b >= w.baseline_start) & (rows.b < w.detect_start))
         seen = before.select(s_entity=before.entity, s_target=before.target).distinct() \
             .mutate(seen=ibis.literal(1))
-        counts = self._counts(det, "b", seen).mutate(offset=ibis.literal(0.0))
+        events = self.spec().count == "events"
+        counts = self._counts(det, "b", seen, events).mutate(offset=ibis.literal(0.0))
         if self._overlaps(w):
             inside = det.filter((det.shifted >= w.detect_start) & (det.shifted < w.detect_end - 1))
-            counts = counts.union(self._counts(inside, "shifted", seen).mutate(offset=ibis.literal(0.5)))
+            counts = counts.union(self._counts(inside, "shifted", seen, events)
+                                  .mutate(offset=ibis.literal(0.5)))
         scores = engine.to_pandas(counts)
         if scores.empty:
             return pd.DataFrame(columns=columns)
@@ -256,12 +258,12 @@ class FanoutDetector:
         scores["basis"] = np.where(own, "entity", np.where(use_pop, "population", "none"))
         scores["mean"] = np.where(own, scores["mean"], np.where(use_pop, pop["mean"], 0.0))
         scores["sigma"] = np.where(own, scores["sigma"], np.where(use_pop, pop["sigma"], 0.0))
-        scores["bound"] = bound(scores["mean"].to_numpy(float), scores["sigma"].to_numpy(float),
-                                self.k, self.sigma_floor)
+        scores["bound"] = np.maximum(bound(scores["mean"].to_numpy(float), scores["sigma"].to_numpy(float),
+                                           self.k, self.sigma_floor), self.spec().min_bound)
         scores["n"] = scores["n"].astype(int)
         scores["new"] = scores["new"].astype(int)
         exceeds = scores["n"] > scores["bound"]
-        if self.require_new:
+        if self.require_new and not events:  # new *targets* only mean something for distinct counts
             exceeds &= scores["new"] >= scores["bound"]
         scores["exceeds"] = exceeds
         scores["b"] = scores["b"].astype(int)
@@ -269,15 +271,22 @@ class FanoutDetector:
         scores["bucket_start"] = [w.to_time(b + o) for b, o in zip(scores["b"], scores["offset"])]
         return scores[columns].sort_values(["entity", "b", "offset"]).reset_index(drop=True)
 
+    def _measure(self, rows: ibis.Table) -> ibis.Value:
+        """What one bucket's number is: its distinct targets, or its rows (``count="events"``)."""
+        return rows.count() if self.spec().count == "events" else rows.target.nunique()
+
     def _overlaps(self, w: Windows) -> bool:
         """Half-shifted buckets are scored when asked for, the width halves into whole seconds, and
         the hunt counts bursts (a ``sustained`` hunt counts buckets, which overlap would double)."""
         return self.overlap and w.width % 2 == 0 and self.spec().sustained <= 1
 
     @staticmethod
-    def _counts(det: ibis.Table, bucket: str, seen: ibis.Table) -> ibis.Table:
-        """Distinct targets (and of them, targets not in ``seen``) per entity and ``bucket`` index."""
-        pairs = det.select("entity", "target", b=det[bucket]).distinct()
+    def _counts(det: ibis.Table, bucket: str, seen: ibis.Table, events: bool = False) -> ibis.Table:
+        """Distinct targets (and of them, targets not in ``seen``) per entity and ``bucket`` index;
+        with ``events``, rows (and of them, rows whose target is not in ``seen``)."""
+        pairs = det.select("entity", "target", b=det[bucket])
+        if not events:
+            pairs = pairs.distinct()
         joined = pairs.left_join(seen, [pairs.entity == seen.s_entity, pairs.target == seen.s_target])
         return joined.group_by(["entity", "b"]).aggregate(
             n=joined.count(), new=joined.seen.isnull().cast("int64").sum())
@@ -302,5 +311,5 @@ class FanoutDetector:
         before = mine.filter((mine.b >= w.baseline_start) & (mine.b < w.detect_start))
         known = engine.to_pandas(before.select("entity", "target").distinct())
         history = mine.filter((mine.b >= w.baseline_start) & (mine.b < w.detect_end))
-        series = engine.to_pandas(history.group_by(["entity", "b"]).aggregate(n=history.target.nunique()))
+        series = engine.to_pandas(history.group_by(["entity", "b"]).aggregate(n=self._measure(history)))
         return build_findings(spec, self, flagged, detail, known, w, series)

@@ -8,6 +8,7 @@ usual for them (or for the population, on a cold start), the bound, and how many
 
 from __future__ import annotations
 
+import math
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -40,7 +41,7 @@ def _window_text(start, end) -> str:
 
 
 def _basis_text(row, detector: "FanoutDetector", bucket: str) -> str:
-    mean, sigma, limit = row["mean"], row["sigma"], int(row["bound"])
+    mean, sigma, limit = row["mean"], row["sigma"], _statistical(row, detector)
     if row["basis"] == "entity":
         return f"the usual for {row['entity']} is {mean:.1f} ± {sigma:.1f} per {bucket}, bound {limit}"
     if row["basis"] == "population":
@@ -48,13 +49,19 @@ def _basis_text(row, detector: "FanoutDetector", bucket: str) -> str:
                 f"compared with all established entities (cold start): {mean:.1f} ± {sigma:.1f} per "
                 f"{bucket}, bound {limit}")
     return (f"{row['entity']} has no baseline and there is no population to compare with, so the bound "
-            f"is the floor: ceil(0 + {detector.k:g}·{detector.sigma_floor:g}) = {limit}")
+            f"is the floor: ceil(0 + {detector.k:g}·{detector.sigma_floor:g}) = "
+            f"{math.ceil(detector.k * detector.sigma_floor)}")
 
 
 def _starts(rows: pd.DataFrame) -> pd.Series:
     """Each flagged bucket's start in bucket widths: ``b``, or ``b + 0.5`` for a half-shifted one."""
     offset = rows["offset"] if "offset" in rows.columns else 0.0
     return rows["b"].astype(int) + offset
+
+
+def _statistical(row, detector: "FanoutDetector") -> int:
+    """The bound the baseline alone gives, before a preset's ``min_bound``."""
+    return math.ceil(row["mean"] + detector.k * max(row["sigma"], detector.sigma_floor) - 1e-9)
 
 
 def _runs(flagged: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
@@ -107,14 +114,21 @@ def build_findings(spec: FanoutSpec, detector: "FanoutDetector", flagged: pd.Dat
             lead = (f"{entity} {spec.verb} more {spec.target_noun} than usual in {len(buckets)} "
                     f"{bucket} buckets {_window_text(start, end)} (up to {observed}, "
                     f"{len(targets)} in all)")
+        elif spec.count == "events":
+            lead = (f"{entity} {spec.verb} {len(mine)} {spec.target_noun} {_window_text(start, end)} "
+                    f"(up to {observed} in one {bucket} bucket) from {len(targets)} source(s): "
+                    f"{', '.join(map(str, targets[:5]))}{' …' if len(targets) > 5 else ''}")
         elif len(buckets) > 1:
             how = "consecutive" if all(float(b).is_integer() for b in buckets) else "overlapping"
             lead = (f"{entity} {spec.verb} {len(targets)} {spec.target_noun} {_window_text(start, end)} "
                     f"({len(buckets)} {how} {bucket} buckets over the bound, up to {observed} in one)")
         else:
             lead = f"{entity} {spec.verb} {observed} {spec.target_noun} {_window_text(start, end)}"
-        explanation = (f"{lead}; {_basis_text(top, detector, bucket)}; "
-                       f"{len(new_targets)} of the {len(targets)} are new for {entity}.")
+        floor = (f", raised to the preset's least bound of {spec.min_bound}"
+                 if limit == spec.min_bound and _statistical(top, detector) < limit else "")
+        explanation = (f"{lead}; {_basis_text(top, detector, bucket)}{floor}; "
+                       f"{len(new_targets)} of the {len(targets)} "
+                       f"{'sources' if spec.count == 'events' else ''} are new for {entity}.".replace("  ", " "))
         listed = targets[: detector.max_listed]
         entities = {spec.entity_key: [str(entity)]}
         if spec.target_key:

@@ -53,14 +53,28 @@ class FanoutSpec:
     verb: str = "logged on to"
     target_noun: str = "hosts"
     entity_fallback: str | None = None  # column used where ``entity`` is null (source_ip → source_host)
+    target_fallback: str | None = None  # column used where ``target`` is null
+    #: What is counted per entity and bucket: ``distinct`` targets (fan-out), or ``events`` (a brute
+    #: force is many attempts on *one* account: its distinct count stays 1).
+    count: str = "distinct"
+    #: Least bound, whatever the baseline (``events`` counting: an account with no history gets the
+    #: floor bound 2, and three typos in an hour are not a brute force).
+    min_bound: int = 0
 
     def entity_of(self, t: ibis.Table) -> ibis.Value:
         """The entity column, or its fallback where it is null."""
-        value = t[self.entity]
-        return value if self.entity_fallback is None else ibis.coalesce(value, t[self.entity_fallback])
+        return _with_fallback(t, self.entity, self.entity_fallback)
+
+    def target_of(self, t: ibis.Table) -> ibis.Value:
+        """The target column, or its fallback where it is null."""
+        return _with_fallback(t, self.target, self.target_fallback)
 
     def with_options(self, **changes) -> "FanoutSpec":
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+def _with_fallback(t: ibis.Table, column: str, fallback: str | None) -> ibis.Value:
+    return t[column] if fallback is None else ibis.coalesce(t[column], t[fallback])
 
 
 def _lateral_where(t: ibis.Table):
@@ -100,6 +114,11 @@ PRESETS: dict[str, FanoutSpec] = {
                                     entity_fallback="source_host",
                                     entity_key="sources", target_key="users", verb="tried",
                                     target_noun="accounts"),
+    "brute-force": FanoutSpec("brute-force", "brute_force", "logons", "user", "source_ip",
+                              detect_last="1d", where=lambda t: t.success == False,  # noqa: E712
+                              target_fallback="source_host", count="events", min_bound=10,
+                              entity_key="users", target_key="sources", verb="had",
+                              target_noun="failed logons"),
     "host-scan": FanoutSpec("host-scan", "host_scan", "connections", "src_ip", "dst_ip",
                             entity_key="ips", target_key="ips", verb="contacted",
                             target_noun="destination IPs"),
