@@ -132,3 +132,42 @@ def test_value_key_cannot_be_forged(duckdb_engine):
     t = duckdb_engine.load(pa.table({"f_user_agent": [crafted], "f_app": ["OfficeHome"]}), "keys")
     key = duckdb_engine.to_pandas(t.select(k=value_key(t, ["app", "user_agent"]))).k[0]
     assert set(parse_key(key)) == {"app", "user_agent"}
+
+
+def test_expand_moves_attempts_out_of_dropped_campaigns_only(duckdb_engine):
+    """A failure carrying a kept campaign's fingerprint in its span joins it when no reported
+    campaign holds it — free, or in a dropped campaign (which then loses it) — never when another
+    reported campaign (a fast spray) or a campaign split off for one heavily hit account holds it,
+    nor with no anomalous field or outside the span."""
+    import pyarrow as pa
+
+    from tracehound.spray import SprayHunter
+
+    t0 = pd.Timestamp("2024-02-01", tz="UTC")
+    # event, campaign (None = in no campaign), app, pattern, day
+    spec = [("k1", 0, "OfficeHome", 3, 1), ("k2", 0, "OfficeHome", 3, 20), ("k3", 0, "OfficeHome", 1, 40),
+            ("dropped-fp", 1, "OfficeHome", 2, 10), ("dropped-other", 1, "Teams", 2, 11),
+            ("fast-fp", 2, "OfficeHome", 2, 12), ("alone-fp", 3, "OfficeHome", 2, 13),
+            ("free-fp", None, "OfficeHome", 4, 15),
+            ("free-plain", None, "OfficeHome", 0, 16), ("free-late", None, "OfficeHome", 4, 60)]
+    base = {"event_id": [e for e, *_ in spec], "time": [t0 + pd.Timedelta(days=d) for *_, d in spec],
+            "user": [f"u{i}" for i in range(len(spec))], "is_candidate": [True] * len(spec),
+            "pattern": [p for _, _, _, p, _ in spec], "f_app": [a for _, _, a, _, _ in spec]}
+    bits = duckdb_engine.load(pa.table(base), "bits")
+    held = [i for i, s in enumerate(spec) if s[1] is not None]
+    campaign = duckdb_engine.load(pa.table({
+        **{k: [v[i] for i in held] for k, v in base.items()},
+        "cluster": pa.array([spec[i][1] for i in held], pa.int64()),
+        "confidence": pa.array([0.9] * len(held), pa.float64()), "key": [""] * len(held),
+        "campaign": pa.array([spec[i][1] for i in held], pa.int64())}), "campaign")
+    rows = [{"campaign": 0, "kind": "password_spray", "fingerprint": {"app": ["OfficeHome"]}, "score": 1.0,
+             "first_seen": t0 + pd.Timedelta(days=1), "last_seen": t0 + pd.Timedelta(days=40)},
+            {"campaign": 1, "kind": None, "fingerprint": {}, "score": 0.0},
+            {"campaign": 2, "kind": "fast_spray", "fingerprint": {"app": ["OfficeHome"]}, "score": 0.5},
+            {"campaign": 3, "kind": None, "fingerprint": {"app": ["OfficeHome"]}, "score": 0.0}]
+    expanded = SprayHunter()._expand(bits, campaign, rows, duckdb_engine, alone={3})
+    out = duckdb_engine.to_pandas(expanded.select("event_id", "campaign"))
+    assert out.event_id.is_unique
+    got = dict(zip(out.event_id, out.campaign.astype(int)))
+    assert got == {"k1": 0, "k2": 0, "k3": 0, "dropped-fp": 0, "free-fp": 0, "dropped-other": 1, "fast-fp": 2,
+                   "alone-fp": 3}

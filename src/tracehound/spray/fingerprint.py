@@ -57,16 +57,16 @@ def field_profiles(events: ibis.Table, features: tuple[str, ...],
     """Per (group, feature): distinct values, attempts and entropy; and the top values with counts.
 
     Both are aggregates whose size is bounded by groups × features (× ``TOP_VALUES``); the group
-    column comes back named ``cluster`` whatever ``group`` is.
+    column comes back named ``cluster`` whatever ``group`` is. The summary is a histogram of value
+    counts (``values`` values were used ``n`` times each), all integers: the entropy is then summed
+    in Python in a fixed order (:func:`_summarise`), where a float sum in the engine would depend
+    on the order its threads meet the rows.
     """
     parts = [events.select(cluster=events[group], feature=ibis.literal(name), value=events[f"f_{name}"])
              for name in features]
     stacked = parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]
     vc = stacked.group_by(["cluster", "feature", "value"]).agg(n=stacked.count())
-    summary = vc.group_by(["cluster", "feature"]).agg(
-        distinct=vc.count(), total=vc.n.sum(),
-        sum_nlogn=(vc.n.cast("float64") * vc.n.cast("float64").ln()).sum(),
-    )
+    summary = vc.group_by(["cluster", "feature", "n"]).agg(values=vc.count())
     rank = ibis.row_number().over(group_by=[vc.cluster, vc.feature], order_by=[ibis.desc(vc.n), vc.value])
     top = vc.mutate(rank=rank).filter(lambda r: r["rank"] < TOP_VALUES).drop("rank")
     return summary, top
@@ -80,15 +80,31 @@ def _entropy(counts: np.ndarray) -> float:
     return float(-(p * np.log(p)).sum())
 
 
+def _summarise(hist: pd.DataFrame) -> pd.DataFrame:
+    """Per (cluster, feature): distinct values, attempts and Σ n·log n, from the value-count histogram
+    of :func:`field_profiles`, summed in (cluster, feature, n) order so the result is bit-identical
+    however the engine returned the rows."""
+    h = hist.sort_values(["cluster", "feature", "n"]).astype({"n": "int64", "values": "int64"})
+    n = h.n.to_numpy(dtype=float)
+    h = h.assign(total=h.n * h["values"], nlogn=h["values"] * n * np.log(n))
+    return h.groupby(["cluster", "feature"], as_index=False, sort=True).agg(
+        distinct=("values", "sum"), total=("total", "sum"), sum_nlogn=("nlogn", "sum"))
+
+
 def label_fields(summary: pd.DataFrame, top: pd.DataFrame, rarities: dict[str, FieldRarity],
                  rules: FingerprintRules, max_values: int | None = None) -> dict[int, dict[str, dict]]:
     """``{cluster: {feature: description}}`` with kind, values, shares and entropies.
 
-    ``max_values`` overrides ``rules.max_values``: a whole mixture cluster may hold a few campaigns,
-    so it is searched for up to :data:`TOP_VALUES` values before being split by them.
+    ``summary`` and ``top`` are :func:`field_profiles`' aggregates, brought back. ``max_values``
+    overrides ``rules.max_values``: a whole mixture cluster may hold a few campaigns, so it is
+    searched for up to :data:`TOP_VALUES` values before being split by them.
     """
     max_values = max_values or rules.max_values
     out: dict[int, dict[str, dict]] = {}
+    # Clusters ascending, features in the hunt's order (that of ``rarities``), not the engine's.
+    position = {name: i for i, name in enumerate(rarities)}
+    summary = _summarise(summary)
+    summary = summary.assign(_pos=summary.feature.map(position)).sort_values(["cluster", "_pos"])
     for row in summary.itertuples(index=False):
         total = float(row.total)
         entropy = float(np.log(total) - row.sum_nlogn / total) if total > 0 else 0.0
@@ -175,9 +191,10 @@ def merge_keys(spans: pd.DataFrame, min_span_days: float) -> dict[tuple[int, str
     rotating user agents lands in several clusters, because some of its agents are rarer than
     others). A burst (span under ``min_span_days``) is never merged with a trickle, and combinations
     split off for one heavily hit user (``user`` in the key: a brute force) stay on their own.
-    ``spans`` has columns cluster, key, first, last.
+    ``spans`` has columns cluster, key, first, last; campaigns are numbered in (cluster, key) order,
+    whatever order the rows come in (the engine returns groups in any order).
     """
-    rows = list(spans.itertuples(index=False))
+    rows = list(spans.sort_values(["cluster", "key"], kind="stable").itertuples(index=False))
     parent = list(range(len(rows)))
 
     def root(i: int) -> int:
@@ -206,6 +223,16 @@ def merge_keys(spans: pd.DataFrame, min_span_days: float) -> dict[tuple[int, str
     roots = sorted({root(i) for i in range(len(rows))})
     number = {r: n for n, r in enumerate(roots)}
     return {(int(r.cluster), r.key): number[root(i)] for i, r in enumerate(rows)}
+
+
+def campaign_members(spans: pd.DataFrame) -> list[int]:
+    """A campaign's mixture clusters, most attempts first (ties: lower cluster first).
+
+    The first one names the campaign's cluster and its anomalous fields, which the pruning rules
+    judge, so a tie must not be broken by the engine's row order. ``spans`` has cluster and n.
+    """
+    sizes = spans.groupby("cluster").n.sum().reset_index()
+    return sizes.sort_values(["n", "cluster"], ascending=[False, True]).cluster.astype(int).tolist()
 
 
 def merge_campaigns(labels: dict[int, dict[str, dict]], spans: pd.DataFrame,

@@ -19,13 +19,13 @@ from ..engine import Engine
 from ..errors import ConfigError, InputFormatError, NotFittedError
 from ..findings import Finding, iso_utc
 from .evidence import mixture_evidence, rhythm_evidence, value_evidence
-from .fingerprint import (KEY_SEP, NAME_SEP, TOP_VALUES, FingerprintRules, distinctive,
-                          field_profiles, label_fields, matches, merge_campaigns, merge_keys,
-                          parse_key, value_key)
+from .fingerprint import (KEY_SEP, NAME_SEP, TOP_VALUES, FingerprintRules, campaign_members,
+                          distinctive, field_profiles, label_fields, matches, merge_campaigns,
+                          merge_keys, parse_key, value_key)
 from .mixture import BernoulliMixture
 from .pruning import PruningRules, campaign_score, judge, ks_uniform
-from .rarity import (DEFAULT_FEATURES, EMPTY, THRESHOLD_RULES, decode_patterns,
-                     drop_retried, field_rarity, scoped_signins, value_counts, with_bits)
+from .rarity import (DEFAULT_FEATURES, EMPTY, THRESHOLD_RULES, decode_patterns, distinct_patterns,
+                     drop_retried, field_rarity, has_duplicates, scoped_signins, value_counts, with_bits)
 
 #: Password-type failures: 50126 invalid username or password, 50055 password expired.
 DEFAULT_FAILURE_CODES: tuple[int, ...] = (50126, 50055)
@@ -102,7 +102,7 @@ class SprayHunter:
                 f"the sign-in table lacks column(s) {', '.join(missing)}; expected the canonical "
                 f"signins columns ({', '.join(signins.columns) or 'none'} received)")
         features = tuple(self.features)
-        scoped = self._scope(signins, features)
+        scoped = self._scope(signins, features, engine)
         self._check_population(scoped, engine)
         counts = engine.to_pandas(value_counts(scoped, features))
         self._check_fields(counts, features)
@@ -110,7 +110,7 @@ class SprayHunter:
                                        k_sd=self.k_sd, tail_mass=self.tail_mass) for f in features]
         bits = with_bits(scoped, self.rarities_, engine).cache()
         pats = engine.to_pandas(bits.group_by(["pattern", "is_candidate", "success"]).agg(n=bits.count()))
-        cand = pats[pats.is_candidate.astype(bool)].sort_values("pattern").reset_index(drop=True)
+        cand = distinct_patterns(pats[pats.is_candidate.astype(bool)])
         X = decode_patterns(cand.pattern.to_numpy(), len(features))
         self.mixture_ = BernoulliMixture(
             self.n_components, n_init=self.n_init, max_iter=self.max_iter,
@@ -119,8 +119,7 @@ class SprayHunter:
         resp = self._posterior(X)
         self.patterns_ = cand.assign(cluster=resp.argmax(axis=1), confidence=resp.max(axis=1))[
             ["pattern", "n", "cluster", "confidence"]]
-        succ = pats[pats.success.astype(bool)].reset_index(drop=True)
-        self.success_patterns_ = succ[["pattern", "n"]]
+        self.success_patterns_ = distinct_patterns(pats[pats.success.fillna(False).astype(bool)])
         self.features_ = features
         self._engine, self._bits = engine, bits
         return self
@@ -132,8 +131,9 @@ class SprayHunter:
         np.add.at(out.T, self.components_, resp.T)
         return out
 
-    def _scope(self, signins: ibis.Table, features: tuple[str, ...]) -> ibis.Table:
-        scoped = scoped_signins(signins, features, tuple(self.failure_codes))
+    def _scope(self, signins: ibis.Table, features: tuple[str, ...], engine: Engine) -> ibis.Table:
+        scoped = scoped_signins(signins, features, tuple(self.failure_codes),
+                                dedupe=has_duplicates(signins, engine))
         if self.retry_window_hours > 0:
             scoped = drop_retried(scoped, self.retry_window_hours)
         else:
@@ -199,7 +199,7 @@ class SprayHunter:
         if signins is None:
             bits = self._bits
         else:
-            bits = with_bits(self._scope(signins, features), self.rarities_, engine).cache()
+            bits = with_bits(self._scope(signins, features, engine), self.rarities_, engine).cache()
         cand_pats = self._assign(bits, engine)
         theta = self.mixture_.theta_  # a duplicate component's theta equals its representative's
         anomalous = {k: [f for d, f in enumerate(features) if theta[k, d] >= self.rules_.field_consistency]
@@ -225,7 +225,7 @@ class SprayHunter:
     def _assign(self, bits: ibis.Table, engine: Engine) -> pd.DataFrame:
         """Distinct candidate patterns of ``bits`` with their cluster and posterior confidence."""
         cand = bits.filter(bits.is_candidate)
-        pats = engine.to_pandas(cand.group_by("pattern").agg(n=cand.count()))
+        pats = distinct_patterns(engine.to_pandas(cand.group_by("pattern").agg(n=cand.count())))
         if pats.empty:
             return pats.assign(cluster=pd.Series(dtype="int64"), confidence=pd.Series(dtype=float))
         resp = self._posterior(decode_patterns(pats.pattern.to_numpy(), len(self.features_)))
@@ -278,7 +278,8 @@ class SprayHunter:
         sub = sub.mutate(key=ibis.ifelse(heavy, sub.key.concat(KEY_SEP, "user", NAME_SEP, sub.user),
                                          sub.key)).cache()
         spans = engine.to_pandas(sub.group_by(["cluster", "key"]).agg(
-            n=sub.count(), first=sub.time.min(), last=sub.time.max()))
+            n=sub.count(), first=sub.time.min(), last=sub.time.max())) \
+            .sort_values(["cluster", "key"], kind="stable").reset_index(drop=True)
         groups = merge_keys(spans, self.rules_.min_span_days)
         spans["campaign"] = [groups[(int(c), k)] for c, k in zip(spans.cluster, spans.key)]
         lookup = _stage(engine, spans[["cluster", "key", "campaign"]].rename(
@@ -298,12 +299,10 @@ class SprayHunter:
             campaign = sub.join(lookup, (sub.cluster == lookup.l_cluster) & (sub.key == lookup.l_key)) \
                 .drop("l_cluster", "l_key").cache()
         self._campaign_events = campaign
-        members = spans.groupby("campaign").apply(
-            lambda g: g.groupby("cluster").n.sum().sort_values(ascending=False).index.astype(int).tolist(),
-            include_groups=False)
+        members = spans.groupby("campaign").apply(campaign_members, include_groups=False)
         rows = self._campaign_rows(campaign, members, anomalous, rarities, engine)
         if self.fingerprint_rules_.expand:
-            expanded = self._expand(bits, campaign, rows)
+            expanded = self._expand(bits, campaign, rows, engine, alone)
             if expanded is not None:
                 campaign = expanded
                 self._campaign_events = campaign
@@ -319,7 +318,14 @@ class SprayHunter:
         stats = engine.to_pandas(campaign.group_by("campaign").agg(
             attempts=campaign.count(), users=campaign.user.nunique(), ips=campaign.ip.nunique(),
             first_seen=campaign.time.min(), last_seen=campaign.time.max(),
-            active_days=campaign.time.date().nunique(), confidence=campaign.confidence.mean()))
+            active_days=campaign.time.date().nunique()))
+        # Mean posterior from (campaign, confidence) counts, summed here in a fixed order: an engine
+        # float mean depends on the order its threads meet the rows. Expanded attempts have none.
+        scored = campaign.filter(campaign.confidence.notnull())
+        conf = engine.to_pandas(scored.group_by(["campaign", "confidence"]).agg(n=scored.count()))
+        conf = conf.sort_values(["campaign", "confidence"]).assign(w=lambda f: f.n * f.confidence)
+        conf = conf.groupby("campaign").agg(w=("w", "sum"), n=("n", "sum"))
+        stats["confidence"] = stats.campaign.map(conf.w / conf.n)
         daily = engine.to_pandas(campaign.group_by(["campaign", campaign.time.truncate("D").name("day")])
                                  .agg(n=campaign.count()))
         summary, top = field_profiles(campaign, self.features_, group="campaign")
@@ -351,23 +357,32 @@ class SprayHunter:
             rows.append(row)
         return rows
 
-    def _expand(self, bits: ibis.Table, campaign: ibis.Table, rows: list[dict]) -> ibis.Table | None:
-        """Add to each low-and-slow campaign the unclaimed failures in its span that carry its whole
-        fingerprint and at least one anomalous field.
+    def _expand(self, bits: ibis.Table, campaign: ibis.Table, rows: list[dict], engine: Engine,
+                alone: set[int] = frozenset()) -> ibis.Table | None:
+        """Move into each low-and-slow campaign the unclaimed failures in its span that carry its
+        whole fingerprint and at least one anomalous field.
 
         The mixture places a campaign's attempts by which fields look rare, so a spray using ordinary
         browsers loses the attempts whose browser happened to be common into benign-looking clusters.
         Its fingerprint (e.g. always OfficeHome) finds them again; "at least one anomalous field"
-        keeps ordinary typos that were not followed by a success out.
+        keeps ordinary typos that were not followed by a success out. Attempts of *reported*
+        campaigns are claimed, and so are those of campaigns split off for one heavily hit account
+        (``alone``: a failing service account or a brute force, explained by that account, never
+        merged with anything either). An attempt in any other dropped campaign (e.g. a
+        rare-user-agent cluster mixing two sprays, with no invariant field) is reported nowhere, so
+        it moves to the campaign whose fingerprint it carries, and the dropped campaign is judged
+        again without it (a fast spray that had one such straggler stretching its span is then a
+        burst again).
         """
         kept = [r for r in rows if r["kind"] == "password_spray" and r["fingerprint"]]
         if not kept:
             return None
         cand = bits.filter(bits.is_candidate & (bits.pattern != 0))
-        taken = campaign.select(t_id=campaign.event_id)
+        claimed = sorted({int(r["campaign"]) for r in rows if r["kind"] is not None} | set(alone))
+        taken = campaign.filter(campaign.campaign.isin(claimed)).select(t_id=campaign.event_id)
         free = cand.anti_join(taken, cand.event_id == taken.t_id)
         parts = []
-        for r in sorted(kept, key=lambda r: -r["score"]):
+        for r in sorted(kept, key=lambda r: (-r["score"], r["campaign"])):
             hit = free.filter(matches(free, r["fingerprint"]) &
                               (free.time >= r["first_seen"].to_pydatetime()) &
                               (free.time <= r["last_seen"].to_pydatetime()))
@@ -377,8 +392,13 @@ class SprayHunter:
                                     rank=ibis.literal(len(parts), "int64")))
         extra = parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]
         first = ibis.row_number().over(group_by=extra.event_id, order_by=extra["rank"])
-        extra = extra.mutate(_n=first).filter(lambda t: t._n == 0).drop("_n", "rank")
-        return campaign.union(extra.select(*campaign.columns)).cache()
+        # Stored once (a few hundred rows): it is used twice below, and on Spark repeating its
+        # lineage inside the cached campaign table makes every later query plan grow out of memory.
+        extra = engine.materialize(extra.mutate(_n=first).filter(lambda t: t._n == 0).drop("_n", "rank")
+                                   .select(*campaign.columns), "spray_expand").cast(campaign.schema())
+        moved = extra.select(x_id=extra.event_id)
+        rest = campaign.anti_join(moved, campaign.event_id == moved.x_id)
+        return rest.union(extra).cache()
 
     # -- detect ------------------------------------------------------------------------------------
     def detect(self, signins: ibis.Table | None = None, *, engine: Engine | None = None) -> list[Finding]:
@@ -428,8 +448,10 @@ class SprayHunter:
         """Successful sign-ins that look like the campaign getting in.
 
         Every linked success carries the campaign's fingerprint values, falls in the campaign's
-        span (± ``success_slack_days``), and is the user's first successful sign-in from its IP
-        address. On top of that, one of two pieces of evidence that it is *this* campaign:
+        span (± ``success_slack_days``), and is new to its user: the user had signed in successfully
+        before, never from this IP address (see :func:`_new_to_user`; a user's first sign-in in the
+        input has nothing to be new against). On top of that, one of three pieces of evidence that it
+        is *this* campaign — each about what a sprayer does and a benign user does not:
 
         1. **it looks like the campaign's attempts**: it is also the user's first success with its
            user agent (a traveller brings a new address but their own phone, a new phone comes from
@@ -447,12 +469,29 @@ class SprayHunter:
            on its *only* attempt on that account, which then has no failed attempt to be
            "targeted" by;
         2. **it comes from the campaign's infrastructure**: the campaign's failed attempts on
-           *other* accounts came from its IP address, and no other account had signed in
-           successfully from that address before (an office or hotel address where users mistype
-           their passwords is neither), and its network (``ip_prefix``, when it is a feature) is
-           anomalous among successful sign-ins. This links the sprayer's successes from residential
-           addresses in the tenant's own country with an ordinary browser, whose bit-pattern has
-           nothing rare and whose user agent may even be the one the user has.
+           *other* accounts came from its IP address, no other account had signed in successfully
+           from that address before (an office or hotel address where users mistype their passwords
+           is neither), and either its network (``ip_prefix``, when it is a feature) is anomalous
+           among successful sign-ins, or the address is the sprayer's alone: the user signed in
+           from it once and never again although they kept signing in, and no other account ever
+           signed in from it. The second half covers a sprayer on residential proxies in the
+           tenant's own country, whose networks are the users' own ISPs; a proxy exit that is
+           really someone's home is used again by them, and a carrier (CGNAT) address is shared by
+           many accounts. This route does not need a new user agent (an ordinary-browser spray may
+           happen to use the victim's own browser string);
+        3. **it is a one-off with the campaign's tool**: its user agent is one the campaign's failed
+           attempts used on *other* accounts, and the sign-in is a one-off — the user's only success
+           from that address *and* with that agent, although the user kept signing in afterwards —
+           from an address no other account ever signed in from. A password guessed by a spray is
+           tried once, from the tool and its proxy; the benign look-alikes are not one-offs: a new
+           phone or laptop is used again, a traveller keeps their device, a hotel or carrier address
+           is shared. This links an ordinary-browser spray's success from a home-country residential
+           address it never sprayed from, whose bit-pattern has nothing rare and is shared by many
+           benign new-device sign-ins (so route 1 cannot tell it apart).
+
+        Routes 2 and 3 use only facts a hunter can check in the sign-in log (who else used the
+        address, whether the account ever came back to it or to that agent), no labels and no
+        tuned threshold: "once" is one, "no other account" is none.
         """
         empty = pd.DataFrame(columns=["event_id", "user", "time"])
         rules = self.fingerprint_rules_
@@ -481,18 +520,20 @@ class SprayHunter:
             rare = rare.filter(rare.n <= rules.success_specific_max).pattern
             looks_like = looks_like & (s.user.isin(targeted) |
                                        (s.pattern.isin(own.pattern) & s.pattern.isin(rare)))
-        # Infrastructure: the address sprayed *other* accounts, and no other account had signed in
-        # successfully from it before (an office or hotel address where users mistype is neither).
+        # Route 2, infrastructure: the address sprayed *other* accounts, no other account had signed
+        # in from it before, and its network is rare among successes or the address is the sprayer's.
         sprayed = own.select(c_ip=own.ip, c_user=own.user).distinct()
         sprayed = s.semi_join(sprayed, (s.ip == sprayed.c_ip) & (s.user != sprayed.c_user)) \
             .select(x_id="event_id")
-        known = all_succ.group_by(k_ip=all_succ.ip, k_user=all_succ.user).agg(k_first=all_succ.time.min())
-        known = s.semi_join(known, (s.ip == known.k_ip) & (s.user != known.k_user) &
-                            (known.k_first < s.time)).select(y_id="event_id")
-        infra = s.event_id.isin(sprayed.x_id) & ~s.event_id.isin(known.y_id)
-        if "b_ip_prefix" in s.columns:  # and its network is itself rare among successful sign-ins
-            infra = infra & (s.b_ip_prefix == 1)
-        s = s.filter((s.new_ua & looks_like) | infra)
+        infra = s.event_id.isin(sprayed.x_id) & ~s.ip_shared
+        if "b_ip_prefix" in s.columns:
+            infra = infra & ((s.b_ip_prefix == 1) | (s.ip_once & s.ip_alone))
+        # Route 3, tool: a one-off from an address no other account used, with an agent the campaign
+        # sprayed *other* accounts with.
+        tool = own.filter(own.ua_raw.notnull()).select(t_ua=own.ua_raw, t_user=own.user).distinct()
+        tooled = s.semi_join(tool, (s.ua_raw == tool.t_ua) & (s.user != tool.t_user)).select(z_id="event_id")
+        one_off = s.ip_once & s.ua_once & s.ip_alone & s.event_id.isin(tooled.z_id)
+        s = s.filter((s.new_ua & looks_like) | infra | one_off)
         return engine.to_pandas(s.select("event_id", "user", "time")).sort_values(["time", "event_id"])
 
     def _finding(self, rank: int, row, ev: pd.DataFrame, successes: pd.DataFrame, plots: dict) -> Finding:
@@ -586,14 +627,44 @@ def _as(kind: type, value, name: str):
 
 
 def _new_to_user(bits: ibis.Table) -> ibis.Table:
-    """Successful sign-ins that are the user's first from their IP, with ``new_ua`` true when they
-    are also the first with their user agent (cached: a small table, shared by every campaign's
-    success matching)."""
+    """Successful sign-ins new to their user, with what step 8 asks of them (cached: a small table,
+    shared by every campaign's success matching).
+
+    New to the user: the user had signed in successfully before, and never from this IP address. A
+    user's first success in the input is left out — with no history there is nothing to be new
+    against, and counting it would make every account's first sign-ins look like an intruder's.
+    Columns added:
+
+    ``new_ua``: no earlier success of the user with this user agent (or no user agent logged);
+    ``ip_once`` / ``ua_once``: the user's *only* success from this address / with this agent, and
+    the user went on signing in successfully afterwards — the owner kept working and never came
+    back to it. A new phone or laptop is used again, a traveller keeps their own device, an office or
+    home address recurs; a password guessed by a spray is tried once. Requiring a later sign-in
+    keeps the last sign-ins before the export ends from looking like one-offs;
+    ``ip_shared``: another account had signed in successfully from this address before;
+    ``ip_alone``: no other account ever signed in successfully from this address.
+
+    Per-(user, IP), per-(user, agent), per-user and per-IP aggregates joined back, not
+    ``row_number`` windows: hash aggregates and joins instead of two sorts of every success. "First
+    from this IP" is "no earlier success of the user from it" (two at the same instant are both first).
+    """
     s = bits.filter(bits.success)
-    s = s.mutate(_ip_n=ibis.row_number().over(group_by=[s.user, s.ip], order_by=[s.time, s.event_id]),
-                 _ua_n=ibis.row_number().over(group_by=[s.user, s.ua_raw], order_by=[s.time, s.event_id]))
-    s = s.filter(s._ip_n == 0)
-    return s.mutate(new_ua=(s._ua_n == 0) | s.ua_raw.isnull()).drop("_ip_n", "_ua_n").cache()
+    by_ip = s.group_by(i_user=s.user, i_ip=s.ip).agg(i_first=s.time.min(), i_n=s.count())
+    by_ua = s.group_by(a_user=s.user, a_ua=s.ua_raw).agg(a_first=s.time.min(), a_n=s.count())
+    by_user = s.group_by(u_user=s.user).agg(u_first=s.time.min(), u_last=s.time.max())
+    # The first success from an address is an earlier one by another account iff it precedes this
+    # one (this row is its own user's first from the address); one (user, IP) row = one account.
+    by_addr = by_ip.group_by(o_ip=by_ip.i_ip).agg(o_first=by_ip.i_first.min(), o_users=by_ip.count())
+    t = s.join(by_ip, (s.user == by_ip.i_user) & (s.ip == by_ip.i_ip) & (s.time == by_ip.i_first))
+    t = t.join(by_user, (t.user == by_user.u_user) & (by_user.u_first < t.time))
+    t = t.left_join(by_ua, (t.user == by_ua.a_user) & (t.ua_raw == by_ua.a_ua))
+    t = t.join(by_addr, t.ip == by_addr.o_ip)
+    later = t.u_last > t.time
+    t = t.mutate(new_ua=(t.a_first == t.time).fill_null(False) | t.ua_raw.isnull(),
+                 ip_once=(t.i_n == 1) & later, ua_once=((t.a_n == 1) & later).fill_null(False),
+                 ip_shared=t.o_first < t.time, ip_alone=t.o_users == 1)
+    return t.drop("i_user", "i_ip", "i_first", "i_n", "u_user", "u_first", "u_last", "a_user", "a_ua",
+                  "a_first", "a_n", "o_ip", "o_first", "o_users").cache()
 
 
 def _stage(engine: Engine, frame: pd.DataFrame) -> ibis.Table:

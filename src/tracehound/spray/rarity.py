@@ -46,16 +46,33 @@ def feature_column(t: ibis.Table, name: str) -> ibis.Value:
     return ibis.ifelse(col.isnull() | (col == ""), ibis.literal(EMPTY), col)
 
 
+def has_duplicates(signins: ibis.Table, engine: Engine) -> bool:
+    """Whether some ``event_id`` occurs more than once (overlapping exports read together).
+
+    One cheap aggregate; it lets :func:`scoped_signins` skip the de-duplicating window, which costs a
+    sort of every row, on the usual input that has no repeats.
+    """
+    row = engine.to_pandas(signins.aggregate(n=signins.count(), ids=signins.event_id.nunique())).iloc[0]
+    return int(row.n) != int(row.ids)
+
+
 def scoped_signins(signins: ibis.Table, features: tuple[str, ...],
-                   failure_codes: tuple[int, ...]) -> ibis.Table:
+                   failure_codes: tuple[int, ...], *, dedupe: bool = True) -> ibis.Table:
     """Baseline successes plus candidate failures, de-duplicated by ``event_id``, with feature columns.
 
     Adds ``is_candidate`` (a failed sign-in with a password-type result code), ``ua_raw`` (the user
-    agent as logged, for the retry rule) and ``f_<feature>``.
+    agent as logged, for the retry rule) and ``f_<feature>``. ``dedupe=False`` is for a table known to
+    hold each ``event_id`` once (:func:`has_duplicates`).
     """
     t = signins
-    rn = ibis.row_number().over(group_by=t.event_id, order_by=t.time)
-    t = t.mutate(_rn=rn).filter(lambda r: r._rn == 0).drop("_rn")
+    if dedupe:
+        # Copies of one event normally agree; when they do not, the earliest wins and the other
+        # scalar columns break ties, so the kept copy never depends on the engine's row order.
+        ties = [c for c, dt in t.schema().items() if c not in ("event_id", "time")
+                and (dt.is_string() or dt.is_integer() or dt.is_boolean() or dt.is_floating())]
+        rn = ibis.row_number().over(group_by=t.event_id,
+                                    order_by=[t.time, *(t[c].asc(nulls_first=True) for c in ties)])
+        t = t.mutate(_rn=rn).filter(lambda r: r._rn == 0).drop("_rn")
     is_cand = t.result.isin(list(failure_codes)) & ~t.success.fill_null(False)
     t = t.filter(t.success.fill_null(False) | is_cand)
     ua = t.user_agent.cast("string") if "user_agent" in t.columns else ibis.null("string")
@@ -116,7 +133,10 @@ class FieldRarity:
 def field_rarity(counts: pd.DataFrame, feature: str, *, alpha: float, rule: str, k_sd: float,
                  tail_mass: float) -> FieldRarity:
     """Dirichlet-smoothed probabilities and the dynamic threshold for one feature's value counts."""
-    df = counts[counts.feature == feature][["value", "n_success", "n_failed"]].copy()
+    # Sorted by value: the engine returns groups in any order, and both the weighted mean and σ
+    # (float sums) and the order of the values table (ties in later stable sorts) must not follow it.
+    df = counts[counts.feature == feature][["value", "n_success", "n_failed"]] \
+        .sort_values("value", kind="stable").copy()
     df[["n_success", "n_failed"]] = df[["n_success", "n_failed"]].fillna(0).astype("int64")
     N, K = int(df.n_success.sum()), len(df)
     df["p"] = (df.n_success + alpha) / (N + alpha * K)
@@ -159,6 +179,18 @@ def with_bits(scoped: ibis.Table, rarities: list[FieldRarity], engine: Engine) -
     for i, fr in enumerate(rarities):
         pattern = pattern + t[f"b_{fr.feature}"] * (1 << i)
     return t.mutate(pattern=pattern)
+
+
+def distinct_patterns(pats: pd.DataFrame) -> pd.DataFrame:
+    """One row per ``pattern`` with its count ``n`` summed, in pattern order.
+
+    The engine returns groups in any order, and the mixture's seeding and every later tie follow
+    the row order of the patterns, so the order is fixed here; summing also keeps a pattern once
+    when it came back in two groups (e.g. a null and a false ``success``).
+    """
+    if pats.empty:
+        return pats[["pattern", "n"]].reset_index(drop=True)
+    return pats.groupby("pattern", as_index=False, sort=True).n.sum()
 
 
 def decode_patterns(codes: np.ndarray, n_fields: int) -> np.ndarray:

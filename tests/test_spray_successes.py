@@ -1,0 +1,141 @@
+"""Step 8 of the spray hunt: which successful sign-ins are linked to a campaign (the likely compromised
+accounts), and which benign look-alikes are not.
+
+``_new_to_user`` is checked row by row on a tiny table. The linking routes are checked end to end on
+the small tenant of ``test_spray_pipeline`` (one low-and-slow campaign: legacy client, one odd user
+agent, rotating foreign addresses) with sign-ins added here, each built so that exactly one piece of
+evidence separates the planted success from its benign twin.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pyarrow as pa
+import pytest
+from test_spray_pipeline import START, build_tenant
+
+from tracehound.spray import hunt_signins
+from tracehound.spray.hunt import _new_to_user
+
+LEGACY = dict(result=0, state=None, city=None, country="US", app="Office 365 Exchange Online",
+              client_app="Other clients", user_agent="BAV2ROPC", browser=None, os=None, device_name=None,
+              is_interactive=False)
+
+
+def at(day: float):
+    return START + timedelta(days=day)
+
+
+def test_new_to_user_flags(engine):
+    """First success per (user, address) after the user's first success in the input (before it
+    there is nothing to be new against); ``new_ua``, ``ip_once`` / ``ua_once`` (used once, and the
+    user signed in again later), ``ip_shared`` (another account before) and ``ip_alone``."""
+    rows = [  # event_id, day, user, ip, user agent, success
+        ("a1", 0, "a", "ip1", "uaA", True), ("a2", 1, "a", "ip1", "uaA", True),
+        ("a3", 2, "a", "ip2", "uaB", True), ("a4", 3, "a", "ip1", "uaA", True),
+        ("a5", 2.5, "a", "ip9", "uaZ", False),                          # a failure: not a success
+        ("b1", 0, "b", "ip3", "uaC", True), ("b2", 1, "b", "ip2", "uaC", True),
+        ("b3", 4, "b", "ip3", "uaC", True),
+        ("c1", 0, "c", "ip4", "uaD", True), ("c2", 5, "c", "ip7", "uaE", True),  # c2: the last, no follow-up
+        ("d1", 0, "d", "ip5", "uaE", True), ("d2", 1, "d", "ip6", "uaF", True),  # d2: a new phone, kept
+        ("d3", 2, "d", "ip5", "uaF", True), ("d4", 3, "d", "ip8", None, True),
+        ("d5", 4, "d", "ip5", "uaE", True),
+    ]
+    table = pa.table({"event_id": [r[0] for r in rows], "time": [at(r[1]) for r in rows],
+                      "user": [r[2] for r in rows], "ip": [r[3] for r in rows],
+                      "ua_raw": [r[4] for r in rows], "success": [r[5] for r in rows]})
+    got = engine.to_pandas(_new_to_user(engine.load(table, "bits"))).set_index("event_id")
+    assert set(got.index) == {"a3", "b2", "c2", "d2", "d4"}
+    flags = got[["new_ua", "ip_once", "ua_once", "ip_shared", "ip_alone"]].astype(bool).to_dict("index")
+    assert flags["a3"] == dict(new_ua=True, ip_once=True, ua_once=True, ip_shared=True, ip_alone=False)
+    assert flags["b2"] == dict(new_ua=False, ip_once=True, ua_once=False, ip_shared=False, ip_alone=False)
+    assert flags["c2"] == dict(new_ua=True, ip_once=False, ua_once=False, ip_shared=False, ip_alone=True)
+    assert flags["d2"] == dict(new_ua=True, ip_once=True, ua_once=False, ip_shared=False, ip_alone=True)
+    assert flags["d4"]["new_ua"] and flags["d4"]["ip_once"] and not flags["d4"]["ua_once"]
+
+
+def build_planted():
+    """The pipeline tenant plus: ordinary users of the campaign's legacy client (so its fingerprint is
+    common among successes and a success needs more than the fingerprint), and pairs of successes —
+    one the campaign's, one a benign twin — for the tool and infrastructure routes."""
+    t = build_tenant(seed=11, users=120, days=45, confounders=False)
+    spray_rows = [r for r in t.rows if r["event_id"] in t.truth["spray"]]
+    sprayed = {r["user"] for r in spray_rows}
+    users = sorted({r["user"] for r in t.rows if r["event_id"] in t.truth["benign"]})
+    home = {r["user"]: r["ip"] for r in t.rows if r["event_id"] in t.truth["benign"]}
+    fresh = [u for u in users if u not in sprayed]
+    assert len(fresh) >= 31, "the tenant needs accounts the campaign never tried"
+    ids: dict[str, str] = {}
+    legacy_users = fresh[6:31]  # more than success_specific_max (20): the fingerprint's pattern is common
+    for k, u in enumerate(legacy_users):  # a new mail client at a new address, kept from then on
+        ip = f"10.{k % 20}.0.{150 + k}"
+        for day in (8 + k / 2, 35 + k / 10):
+            t.add("legacy", time=at(day), user=u, ip=ip, **{**LEGACY, "ip_prefix": f"10.{k % 20}.0.0/24"})
+
+    def one(label: str, day: float, user: str, ip: str, **over) -> str:
+        return t.add(label, time=at(day), user=user, ip=ip,
+                     **{**LEGACY, "ip_prefix": ip.rsplit(".", 1)[0] + ".0/24", **over})
+
+    # Tool route: the campaign's agent, from a home-country address in a common network, used once.
+    ids["tool_hit"] = one("tool_hit", 20.5, fresh[0], "10.3.0.200")
+    # Its twins: a new mail client kept afterwards; a one-off from an address other accounts use too.
+    ids["kept_agent"] = one("kept_agent", 21.5, fresh[1], "10.4.0.201")
+    one("kept_agent_again", 22.5, fresh[1], home[fresh[1]])
+    ids["shared_address"] = one("shared_address", 23.5, fresh[2], "10.5.0.202")
+    t.add("other_account", time=at(30.5), user=fresh[3], ip="10.5.0.202", ip_prefix="10.5.0.0/24",
+          result=0, app="Microsoft Teams", client_app="Browser", country="US", state="Illinois",
+          city="Chicago", user_agent="Mozilla/5.0 (Windows NT 10.0) Chrome/120", browser="Chrome 120",
+          os="Windows 10", device_name="LAPTOP-X", is_interactive=True)
+    # Infrastructure route: an address in a common network the campaign sprayed two other accounts
+    # from; the success uses the victim's own legacy client (so its agent is not new).
+    victims = (fresh[4], fresh[5])
+    for k, (ip, victim) in enumerate((("10.6.0.230", victims[0]), ("10.7.0.231", victims[1]))):
+        for j, target in enumerate(sorted(sprayed)[2 * k:2 * k + 2]):
+            # spread over three weeks, so they trickle like the rest of the campaign and join it
+            t.add("spray", time=at(5.3 + 3 * k + 21 * j), user=target, ip=ip,
+                  **{**LEGACY, "result": 50126, "ip_prefix": ip.rsplit(".", 1)[0] + ".0/24"})
+        one("earlier_own_client", 0.2, victim, "203.0.113.50", ip_prefix="203.0.113.0/24", country="NL")
+    ids["infra_hit"] = one("infra_hit", 24.5, victims[0], "10.6.0.230")
+    # Its twin: the user keeps signing in from that address (it is their home; the proxy is theirs).
+    ids["infra_home"] = one("infra_home", 25.5, victims[1], "10.7.0.231")
+    for day in (26.5, 28.5, 33.5):
+        t.add("infra_home_again", time=at(day), user=victims[1], ip="10.7.0.231", ip_prefix="10.7.0.0/24",
+              result=0, app="Microsoft Teams", client_app="Browser", country="US", state="Illinois",
+              city="Chicago", user_agent="Mozilla/5.0 (Windows NT 10.0) Chrome/120", browser="Chrome 120",
+              os="Windows 10", device_name="LAPTOP-Y", is_interactive=True)
+    return t, ids
+
+
+@pytest.fixture(scope="module")
+def planted(engine):
+    t, ids = build_planted()
+    findings, _, _ = hunt_signins(engine.load(t.table(), "signins"), engine)
+    sprays = [f for f in findings if f.kind == "password_spray"]
+    assert len(sprays) == 1, [f.kind for f in findings]
+    return t, ids, set(sprays[0].success_event_ids)
+
+
+def test_one_off_with_the_campaigns_agent_linked(planted):
+    """Not targeted, nothing rare about its address, a fingerprint shared by legitimate legacy
+    clients: linked only because it is a one-off (address and agent used once) from an address no
+    other account used, with an agent the campaign sprayed other accounts with."""
+    t, ids, linked = planted
+    assert ids["tool_hit"] in linked
+    assert t.truth["spray_success"] <= linked
+
+
+def test_benign_twins_of_the_tool_route_not_linked(planted):
+    t, ids, linked = planted
+    assert ids["kept_agent"] not in linked       # a new client the user goes on using
+    assert ids["shared_address"] not in linked   # an address other accounts sign in from
+    assert not linked & t.truth["legacy"]
+
+
+def test_sprayed_address_in_a_common_network_linked_when_used_once(planted):
+    """The address sprayed other accounts but its /24 is common among successes (a residential
+    proxy at home in the tenant's country): linked when the user never comes back to it, not when
+    the user keeps signing in from it."""
+    _, ids, linked = planted
+    assert ids["infra_hit"] in linked
+    assert ids["infra_home"] not in linked
