@@ -104,6 +104,9 @@ def value_evidence(campaign: ibis.Table, fields_by_campaign: dict[int, list[str]
     vc = stacked.group_by(["campaign", "feature", "value"]).agg(n=stacked.count())
     rank = ibis.row_number().over(group_by=[vc.campaign, vc.feature], order_by=[ibis.desc(vc.n), vc.value])
     used = engine.to_pandas(vc.mutate(r=rank).filter(lambda t: t.r < TOP_CAMPAIGN_VALUES).drop("r"))
+    # engine rows come in any order; equal probabilities below keep this one (stable sorts)
+    used = used.sort_values(["campaign", "feature", "n", "value"], ascending=[True, True, False, True],
+                            kind="stable")
     out = {}
     for k, fields in fields_by_campaign.items():
         probs, red = {}, {}
