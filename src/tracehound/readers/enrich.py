@@ -79,43 +79,39 @@ class Enricher:
         browser and OS the source did not give filled in from the IP and the user agent."""
         ips = batch.column("ip")
         columns = {name: batch.column(name) for name in batch.schema.names}
-        columns["ip_prefix"] = _spread(ips, self._prefixes)
+        (columns["ip_prefix"],) = _spread(ips, self._prefixes)
         country = columns["country"]
-        columns["country"] = pc.coalesce(country, _spread(ips, self._countries, pc.is_null(country)))
+        (looked_up,) = _spread(ips, self._countries, pc.is_null(country))
+        columns["country"] = pc.coalesce(country, looked_up)
         browser, system = columns["browser"], columns["os"]
         missing = pc.or_(pc.is_null(browser), pc.is_null(system))
-        agents = batch.column("user_agent")
-        columns["browser"] = pc.coalesce(browser, _spread(agents, self._browsers, missing))
-        columns["os"] = pc.coalesce(system, _spread(agents, self._systems, missing))
+        parsed_browser, parsed_os = _spread(batch.column("user_agent"), self._agents, missing, width=2)
+        columns["browser"] = pc.coalesce(browser, parsed_browser)
+        columns["os"] = pc.coalesce(system, parsed_os)
         return pa.RecordBatch.from_arrays([columns[n] for n in batch.schema.names], schema=batch.schema)
 
-    def _prefixes(self, ips: list[str]) -> list[str | None]:
+    def _prefixes(self, ips: list[str]) -> list[tuple[str | None]]:
         cache = _bounded(self._prefix)
         for ip in ips:
             if ip not in cache:
                 cache[ip] = ip_prefix(ip)
-        return [cache[ip] for ip in ips]
+        return [(cache[ip],) for ip in ips]
 
-    def _countries(self, ips: list[str]) -> list[str | None]:
+    def _countries(self, ips: list[str]) -> list[tuple[str | None]]:
         """Countries by IP; the addresses not seen before go to iptocc in one call."""
         cache = _bounded(self._country)
         wanted = [ip for ip in ips if ip not in cache]
         if wanted:
             cache.update(zip(wanted, iptocc.country_code(wanted)))
-        return [cache[ip] for ip in ips]
+        return [(cache[ip],) for ip in ips]
 
-    def _parsed(self, agents: list[str]) -> list[tuple[str | None, str | None]]:
+    def _agents(self, agents: list[str]) -> list[tuple[str | None, str | None]]:
+        """(browser, OS) per user agent, ua-parser run once per agent not seen before."""
         cache = _bounded(self._agent)
         for agent in agents:
             if agent not in cache:
                 cache[agent] = browser_and_os(agent)
         return [cache[agent] for agent in agents]
-
-    def _browsers(self, agents: list[str]) -> list[str | None]:
-        return [b for b, _ in self._parsed(agents)]
-
-    def _systems(self, agents: list[str]) -> list[str | None]:
-        return [o for _, o in self._parsed(agents)]
 
 
 def _bounded(cache: dict) -> dict:
@@ -125,15 +121,16 @@ def _bounded(cache: dict) -> dict:
     return cache
 
 
-def _spread(keys: pa.Array, lookup: Callable[[list[str]], list[str | None]],
-            where: pa.Array | None = None) -> pa.Array:
-    """``lookup`` of each row's key, computed once per distinct non-empty key (rows outside
-    ``where`` and rows with a null or empty key get null)."""
+def _spread(keys: pa.Array, lookup: Callable[[list[str]], list[tuple]], where: pa.Array | None = None,
+            width: int = 1) -> list[pa.Array]:
+    """``lookup`` of each row's key — ``width`` values per key — computed once per distinct non-empty
+    key; one array per value (rows outside ``where`` and rows with a null or empty key get null)."""
     if where is not None:
         keys = pc.if_else(where, keys, pa.scalar(None, keys.type))
     distinct = pc.drop_null(pc.unique(keys))
     distinct = distinct.filter(pc.not_equal(distinct, ""))
     if len(distinct) == 0:
-        return pa.nulls(len(keys), pa.string())
-    values = pa.array(lookup(distinct.to_pylist()), pa.string())
-    return values.take(pc.index_in(keys, value_set=distinct))
+        return [pa.nulls(len(keys), pa.string())] * width
+    found = lookup(distinct.to_pylist())
+    rows = pc.index_in(keys, value_set=distinct)
+    return [pa.array([v[i] for v in found], pa.string()).take(rows) for i in range(width)]
