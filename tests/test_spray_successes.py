@@ -28,8 +28,8 @@ def at(day: float):
 
 
 def test_new_to_user_flags(engine):
-    """First success per (user, address) after the user's first success in the input (before it
-    there is nothing to be new against); ``new_ua``, ``ip_once`` / ``ua_once`` (used once, and the
+    """First success per (user, address); ``known_user`` (after the user's first success in the
+    input: before it there is nothing to be new against); ``new_ua``, ``ip_once`` / ``ua_once`` (used once, and the
     user signed in again later), ``ip_shared`` (another account before) and ``ip_alone``."""
     rows = [  # event_id, day, user, ip, user agent, success
         ("a1", 0, "a", "ip1", "uaA", True), ("a2", 1, "a", "ip1", "uaA", True),
@@ -46,7 +46,9 @@ def test_new_to_user_flags(engine):
                       "user": [r[2] for r in rows], "ip": [r[3] for r in rows],
                       "ua_raw": [r[4] for r in rows], "success": [r[5] for r in rows]})
     got = engine.to_pandas(_new_to_user(engine.load(table, "bits"))).set_index("event_id")
-    assert set(got.index) == {"a3", "b2", "c2", "d2", "d4"}
+    assert set(got.index) == {"a1", "b1", "c1", "d1", "a3", "b2", "c2", "d2", "d4"}
+    known = got["known_user"].astype(bool)
+    assert set(got.index[known]) == {"a3", "b2", "c2", "d2", "d4"}  # the users' first sign-ins are not
     flags = got[["new_ua", "ip_once", "ua_once", "ip_shared", "ip_alone"]].astype(bool).to_dict("index")
     assert flags["a3"] == dict(new_ua=True, ip_once=True, ua_once=True, ip_shared=True, ip_alone=False)
     assert flags["b2"] == dict(new_ua=False, ip_once=True, ua_once=False, ip_shared=False, ip_alone=False)
@@ -104,6 +106,13 @@ def build_planted():
               result=0, app="Microsoft Teams", client_app="Browser", country="US", state="Illinois",
               city="Chicago", user_agent="Mozilla/5.0 (Windows NT 10.0) Chrome/120", browser="Chrome 120",
               os="Windows 10", device_name="LAPTOP-Y", is_interactive=True)
+    # A dormant account: no sign-in in the export but one, from an address in a rare (foreign)
+    # network that the campaign sprayed other accounts from. Its twin: a new joiner's first sign-in,
+    # from an address of the same kind the campaign never used.
+    sprayed_ip = next(r for r in spray_rows if r["user"] != fresh[31])["ip"]
+    ids["dormant_hit"] = one("dormant_hit", 26.5, "dormant@contoso.com", sprayed_ip, country="RU",
+                             ip_prefix=sprayed_ip.rsplit(".", 1)[0] + ".0/24")
+    ids["joiner_first"] = one("joiner_first", 27.5, "joiner@contoso.com", "198.51.100.77", country="RU")
     return t, ids
 
 
@@ -139,3 +148,12 @@ def test_sprayed_address_in_a_common_network_linked_when_used_once(planted):
     _, ids, linked = planted
     assert ids["infra_hit"] in linked
     assert ids["infra_home"] not in linked
+
+
+def test_dormant_accounts_first_sign_in_from_the_campaigns_address_linked(planted):
+    """A first sign-in has no history to be new against, so only the infrastructure route may link
+    it: the address sprayed other accounts and sits in a network rare among successes. A first
+    sign-in from an address the campaign never used is not linked."""
+    _, ids, linked = planted
+    assert ids["dormant_hit"] in linked
+    assert ids["joiner_first"] not in linked

@@ -448,10 +448,12 @@ class SprayHunter:
         """Successful sign-ins that look like the campaign getting in.
 
         Every linked success carries the campaign's fingerprint values, falls in the campaign's
-        span (± ``success_slack_days``), and is new to its user: the user had signed in successfully
-        before, never from this IP address (see :func:`_new_to_user`; a user's first sign-in in the
-        input has nothing to be new against). On top of that, one of three pieces of evidence that it
-        is *this* campaign — each about what a sprayer does and a benign user does not:
+        span (± ``success_slack_days``), and is new to its user: no earlier success of the user from
+        this IP address (see :func:`_new_to_user`). Routes 1 and 3 also need the user to have signed
+        in before (a user's first sign-in in the input has nothing to be new against); route 2 does
+        not — a dormant account, a favourite spray target, may have no sign-in but the attacker's.
+        On top of that, one of three pieces of evidence that it is *this* campaign — each about what
+        a sprayer does and a benign user does not:
 
         1. **it looks like the campaign's attempts**: it is also the user's first success with its
            user agent (a traveller brings a new address but their own phone, a new phone comes from
@@ -515,7 +517,7 @@ class SprayHunter:
         if common:
             retried = bits.filter(bits.retried & matches(bits, row.fingerprint) & in_span).select("user")
             targeted = own.select("user").union(retried).user
-            fresh = s.filter(s.new_ua)
+            fresh = s.filter(s.new_ua & s.known_user)
             rare = fresh.group_by("pattern").agg(n=fresh.count())
             rare = rare.filter(rare.n <= rules.success_specific_max).pattern
             looks_like = looks_like & (s.user.isin(targeted) |
@@ -533,7 +535,7 @@ class SprayHunter:
         tool = own.filter(own.ua_raw.notnull()).select(t_ua=own.ua_raw, t_user=own.user).distinct()
         tooled = s.semi_join(tool, (s.ua_raw == tool.t_ua) & (s.user != tool.t_user)).select(z_id="event_id")
         one_off = s.ip_once & s.ua_once & s.ip_alone & s.event_id.isin(tooled.z_id)
-        s = s.filter((s.new_ua & looks_like) | infra | one_off)
+        s = s.filter((s.known_user & ((s.new_ua & looks_like) | one_off)) | infra)
         return engine.to_pandas(s.select("event_id", "user", "time")).sort_values(["time", "event_id"])
 
     def _finding(self, rank: int, row, ev: pd.DataFrame, successes: pd.DataFrame, plots: dict) -> Finding:
@@ -630,10 +632,12 @@ def _new_to_user(bits: ibis.Table) -> ibis.Table:
     """Successful sign-ins new to their user, with what step 8 asks of them (cached: a small table,
     shared by every campaign's success matching).
 
-    New to the user: the user had signed in successfully before, and never from this IP address. A
-    user's first success in the input is left out — with no history there is nothing to be new
-    against, and counting it would make every account's first sign-ins look like an intruder's.
-    Columns added:
+    New to the user: no earlier success of the user from this IP address. Columns added:
+
+    ``known_user``: the user had signed in successfully before. A user's first success in the input
+    has nothing to be new against; counting it as new everywhere would make every account's first
+    sign-ins look like an intruder's, so only the infrastructure route (which needs the address to
+    have sprayed other accounts) takes it: a dormant account's first sign-in may be the attacker's;
 
     ``new_ua``: no earlier success of the user with this user agent (or no user agent logged);
     ``ip_once`` / ``ua_once``: the user's *only* success from this address / with this agent, and
@@ -656,13 +660,13 @@ def _new_to_user(bits: ibis.Table) -> ibis.Table:
     # one (this row is its own user's first from the address); one (user, IP) row = one account.
     by_addr = by_ip.group_by(o_ip=by_ip.i_ip).agg(o_first=by_ip.i_first.min(), o_users=by_ip.count())
     t = s.join(by_ip, (s.user == by_ip.i_user) & (s.ip == by_ip.i_ip) & (s.time == by_ip.i_first))
-    t = t.join(by_user, (t.user == by_user.u_user) & (by_user.u_first < t.time))
+    t = t.join(by_user, t.user == by_user.u_user)
     t = t.left_join(by_ua, (t.user == by_ua.a_user) & (t.ua_raw == by_ua.a_ua))
     t = t.join(by_addr, t.ip == by_addr.o_ip)
     later = t.u_last > t.time
     t = t.mutate(new_ua=(t.a_first == t.time).fill_null(False) | t.ua_raw.isnull(),
                  ip_once=(t.i_n == 1) & later, ua_once=((t.a_n == 1) & later).fill_null(False),
-                 ip_shared=t.o_first < t.time, ip_alone=t.o_users == 1)
+                 ip_shared=t.o_first < t.time, ip_alone=t.o_users == 1, known_user=t.u_first < t.time)
     return t.drop("i_user", "i_ip", "i_first", "i_n", "u_user", "u_first", "u_last", "a_user", "a_ua",
                   "a_first", "a_n", "o_ip", "o_first", "o_users").cache()
 
