@@ -126,9 +126,9 @@ def build_findings(spec: FanoutSpec, detector: "FanoutDetector", flagged: pd.Dat
             lead = f"{entity} {spec.verb} {observed} {spec.target_noun} {_window_text(start, end)}"
         floor = (f", raised to the preset's least bound of {spec.min_bound}"
                  if limit == spec.min_bound and _statistical(top, detector) < limit else "")
+        of = f"{len(targets)} sources" if spec.count == "events" else f"{len(targets)}"
         explanation = (f"{lead}; {_basis_text(top, detector, bucket)}{floor}; "
-                       f"{len(new_targets)} of the {len(targets)} "
-                       f"{'sources' if spec.count == 'events' else ''} are new for {entity}.".replace("  ", " "))
+                       f"{len(new_targets)} of the {of} are new for {entity}.")
         listed = targets[: detector.max_listed]
         entities = {spec.entity_key: [str(entity)]}
         if spec.target_key:

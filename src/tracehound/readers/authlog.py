@@ -58,6 +58,7 @@ from typing import Iterator
 
 from ..badrecords import ReadReport
 from . import files
+from .hosts import LOCAL, host_name, is_ip
 
 MONTHS = {m: i for i, m in enumerate(
     ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), start=1)}
@@ -174,26 +175,14 @@ def _unwrap(msg: str) -> tuple[int, str]:
     return (int(m["n"]), m["inner"]) if m else (1, msg)
 
 
-def _is_ip(text: str) -> bool:
-    parts = text.split(".")
-    return (len(parts) == 4 and all(p.isdigit() and int(p) < 256 for p in parts)) or (
-        ":" in text and all(c in "0123456789abcdefABCDEF:." for c in text))
-
-
 def _address(text: str | None) -> tuple[str | None, str | None]:
     """(source_ip, source_host) from sshd's ``from ADDR`` or pam's ``rhost=``."""
     if not text:
         return None, None
     text = text.strip().strip("[]")
-    if not text or text.lower() in ("localhost", "127.0.0.1", "::1"):
+    if not text or text.lower() in LOCAL:
         return None, None
-    return (text, None) if _is_ip(text) else (None, text.lower())
-
-
-def _target(host: str) -> str | None:
-    if host.lower() in ("localhost", "-"):
-        return None
-    return (host if _is_ip(host) else host.split(".")[0]).upper() or None
+    return (text, None) if is_ip(text) else (None, text.lower())
 
 
 @dataclass(frozen=True)
@@ -303,7 +292,7 @@ def iter_authlog_rows(path: str | Path, report: ReadReport, *, year: int | None 
                 "time": when,
                 "user": (event.user or None),
                 "domain": None,
-                "target_host": _target(line.host),
+                "target_host": host_name(line.host),
                 "source_ip": ip,
                 "source_host": rhost,
                 "logon_type": SSH_LOGON_TYPE if line.prog.startswith("sshd") else None,

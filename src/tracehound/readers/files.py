@@ -52,6 +52,12 @@ def expand(paths: str | Path | Iterable[str | Path]) -> list[Path]:
     return list(found)
 
 
+def is_gzip(path: str | Path) -> bool:
+    """Whether the file is gzip'd, by its magic bytes (not its name)."""
+    with open(path, "rb") as fh:
+        return fh.read(2) == GZIP_MAGIC
+
+
 def read_bytes(path: str | Path) -> bytes:
     """The file's content, gunzipped if it is gzip (by magic bytes, not by name)."""
     with open(path, "rb") as fh:

@@ -41,6 +41,7 @@ from ..engine import Engine
 from ..schema import LOGONS
 from . import files
 from .authlog import iter_authlog_rows, sniff_authlog
+from .hosts import host_name
 
 LOGON_EVENTS = (4624, 4625, 4648)
 #: Accounts that are the operating system itself, not a person or a service someone configured.
@@ -195,17 +196,7 @@ def parse_time(value) -> datetime:
 
 
 def _host(value) -> str | None:
-    """Host names upper-cased without the DNS suffix, so ``ws6.corp.local`` and ``WS6`` match."""
-    text = _text(value)
-    if text is None or text.lower() in ("localhost", "127.0.0.1", "::1"):
-        return None
-    if not _is_ip(text):
-        text = text.split(".")[0]
-    return text.upper() or None
-
-
-def _is_ip(text: str) -> bool:
-    return text.count(".") == 3 and all(p.isdigit() for p in text.split(".")) or ":" in text
+    return host_name(_text(value))
 
 
 def windows_row(fields: dict, event_id: str, source: str) -> dict | None:

@@ -30,6 +30,7 @@ import pyarrow.compute as pc
 
 from ..schema import SIGNINS
 from .enrich import Enricher
+from .files import is_gzip
 
 #: The SigninLogs fields the canonical mapping reads, as DuckDB types: every value ``JSON``, the two
 #: dynamic fields as objects of ``JSON`` values (so each is parsed once; one given as JSON text
@@ -130,9 +131,8 @@ class BulkRead:
     the caller reads the file on from record ``records + 1``.
     """
 
-    def __init__(self, path: Path, *, gzip: bool, enricher: Enricher, batch_rows: int) -> None:
+    def __init__(self, path: Path, *, enricher: Enricher, batch_rows: int) -> None:
         self.path = path
-        self.gzip = gzip
         self.enricher = enricher
         self.batch_rows = batch_rows
         self.records = 0
@@ -142,7 +142,7 @@ class BulkRead:
         with duckdb.connect() as con:
             con.execute("SET TimeZone = 'UTC'")
             try:
-                reader = con.sql(_QUERY, params=[str(self.path), "gzip" if self.gzip else "none",
+                reader = con.sql(_QUERY, params=[str(self.path), "gzip" if is_gzip(self.path) else "none",
                                                  str(self.path)]).to_arrow_reader(self.batch_rows)
                 for batch in reader:
                     plain = pc.fill_null(batch.column("plain"), False)

@@ -160,11 +160,6 @@ class _Text:
         return "".join(self.chunks())
 
 
-def _is_gzip(path: Path) -> bool:
-    with open(path, "rb") as fh:
-        return fh.read(2) == GZIP_MAGIC
-
-
 def _head(path: Path, size: int = SNIFF_BYTES) -> tuple[str, str | None]:
     """The first ``size`` characters of text (decompressed) and the damage met on the way, if any."""
     text = _Text(path)
@@ -819,7 +814,7 @@ def _read_file(path: Path, fmt: str, report: ReadReport, batcher: _Batcher
     """
     skip = 0
     if fmt == "signinlogs-jsonl":
-        bulk = BulkRead(path, gzip=_is_gzip(path), enricher=batcher.enricher, batch_rows=BATCH_ROWS)
+        bulk = BulkRead(path, enricher=batcher.enricher, batch_rows=BATCH_ROWS)
         for batch in bulk.batches():
             report.records += batch.num_rows
             yield batch
