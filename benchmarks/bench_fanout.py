@@ -3,8 +3,8 @@
 Generates its own data (vectorised numpy, written in 1M-row Parquet parts with the canonical
 ``logons`` schema): 30 days, ``--users`` users each with 1–3 usual servers out of 5,000 hosts and a
 1 % chance per logon of a random host, 90 % network logons (type 3), working-hour times. Then, in a
-fresh child process so its numbers are its own, fits and runs :class:`FanoutDetector` with the
-``lateral`` preset (14-day baseline, newest hour, where one 30-host burst is planted) and reports
+fresh child process so its numbers are its own, fits, scores and detects with :class:`FanoutDetector`
+and the ``lateral`` preset (14-day baseline, newest hour, where one 30-host burst is planted) and reports
 wall time per step and the child's peak resident memory (``ru_maxrss``, which includes DuckDB's
 native allocations). Run:
 
@@ -80,7 +80,7 @@ def generate(folder: Path, rows: int, users: int, seed: int = 7) -> None:
 
 
 def hunt(folder: Path, threads: int) -> dict:
-    """Run in the child: fit + detect, timing each step."""
+    """Run in the child: fit, score and detect, timing each step."""
     from tracehound.engine import connect
     from tracehound.fanout import FanoutDetector
 
@@ -91,9 +91,12 @@ def hunt(folder: Path, threads: int) -> dict:
         det = FanoutDetector("lateral", baseline_days=14, detect_last="1h").fit(table, engine)
         timings["fit_s"] = round(time.perf_counter() - t0, 2)
         t1 = time.perf_counter()
-        findings = det.detect(table, engine)
-        timings["detect_s"] = round(time.perf_counter() - t1, 2)
-        timings["entities"] = len(det.stats_)
+        scores = det.score(table)
+        timings["score_s"] = round(time.perf_counter() - t1, 2)
+        t2 = time.perf_counter()
+        findings = det.detect(scores)
+        timings["detect_s"] = round(time.perf_counter() - t2, 2)
+        timings["entities"] = scores.baseline_entities
         timings["findings"] = len(findings)
     timings["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     return timings

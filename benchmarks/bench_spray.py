@@ -4,7 +4,7 @@
 
 1. Simulates a SigninLogs JSON Lines export of about ``--rows`` sign-ins (standard difficulty, with
    confounders) unless ``--keep DIR`` already holds one.
-2. tracehound: ``read_signins`` + ``SprayHunter`` fit / score / findings on the default engine (DuckDB),
+2. tracehound: ``read_signins`` + ``SprayHunter`` fit / score / detect on the default engine (DuckDB),
    timed end to end (reading included, as a user runs it), and separately the hunt alone.
 3. Reference: the published MSTIC method as its notebook does it — pandas reads the export and computes
    Dirichlet(α=2) field probabilities, mean − 2σ thresholds and bit-vectors per failed sign-in, then
@@ -48,8 +48,8 @@ def run_tracehound(paths: list[Path]) -> tuple[float, float, int, int]:
         t0 = time.perf_counter()
         table, report = read_signins(paths, engine)
         t1 = time.perf_counter()
-        hunter = SprayHunter().fit(table, engine=engine)
-        findings = hunter.to_findings(hunter.score())
+        hunter = SprayHunter().fit(table, engine)
+        findings = hunter.detect(hunter.score(table))
         t2 = time.perf_counter()
     return t2 - t0, t2 - t1, report.records, len(findings)
 

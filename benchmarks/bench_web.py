@@ -5,8 +5,9 @@ clients (IP + one of 12 user agents) make sessions of 1–20 page views on a 5,0
 followed by a few static assets, walking with a per-session stride so the site has a realistic
 number of distinct transitions; 0.05 % of sessions are scanners walking random missing paths.
 Then, in a fresh child process so its numbers are its own, runs ``read_weblogs`` and
-``WebSessionDetector`` (defaults, fitted on everything) and reports wall time per step, lines per
-second and the child's peak resident memory (``ru_maxrss``; includes DuckDB's native memory).
+``WebSessionDetector`` (defaults, fitted on everything: ``fit`` → ``score`` → ``detect``) and
+reports wall time per step, lines per second and the child's peak resident memory (``ru_maxrss``;
+includes DuckDB's native memory).
 
     .venv/bin/python benchmarks/bench_web.py [--lines 10000000] [--clients 300000] [--threads 2]
 """
@@ -86,7 +87,7 @@ def run(path: Path, threads: int) -> dict:
         detector = WebSessionDetector().fit(requests, engine)
         timings["fit_s"] = time.perf_counter() - t1
         t2 = time.perf_counter()
-        findings = detector.detect(requests)
+        findings = detector.detect(detector.score(requests))
         timings["score_detect_s"] = time.perf_counter() - t2
         total = time.perf_counter() - t0
     return {"lines": report.records, "bad": report.bad_count, "clients_in_model": detector.n_clients_,

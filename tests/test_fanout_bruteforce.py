@@ -9,15 +9,19 @@ from datetime import datetime, timedelta, timezone
 
 import pyarrow as pa
 
-from tracehound import hunt
+from tracehound import hunt, registry
+from tracehound.evaluation.fanout import run_daily
 from tracehound.fanout import FanoutDetector
-from tracehound.fanout.evaluate import run_daily
 from tracehound.readers.logons import read_logons
-from tracehound.report.incidents import technique
 from tracehound.schema import LOGONS
 from tracehound.simulate.logons import LogonSimConfig, simulate_logons
 
 SMB = "deepbluecli-evtx/smb-password-guessing-security"
+
+
+def brute_force(table, engine, **params):
+    det = FanoutDetector("brute-force", **params).fit(table, engine)
+    return det.detect(det.score(table))
 
 
 def _failures(engine, per_user: dict[str, int], name: str, *, source: str = "10.0.0.9"):
@@ -32,11 +36,13 @@ def _failures(engine, per_user: dict[str, int], name: str, *, source: str = "10.
 
 def test_rows_are_counted_not_distinct_sources_and_a_few_typos_stay_under_the_floor(engine):
     table = _failures(engine, {"alice": 30, "bob": 3}, "brute_unit")
-    findings = FanoutDetector("brute-force").fit(table, engine).detect(table, engine)
+    findings = brute_force(table, engine)
     assert [f.evidence["entity"] for f in findings] == ["alice"]
     f = findings[0]
-    assert f.kind == "brute_force" and f.evidence["observed"] == 30 and len(f.event_ids) == 30
-    assert f.evidence["bound"] == 10 and f.entities["sources"] == ["10.0.0.9"]
+    assert f.kind == "logon_brute_force" and f.id.startswith("logon_brute_force:alice:")
+    assert f.evidence["observed"] == 30 and len(f.event_ids) == 30
+    # the failing source attacks, the account is attacked
+    assert f.evidence["bound"] == 10 and f.actors == {"ips": ["10.0.0.9"]} and f.targets == {"users": ["alice"]}
     assert "raised to the preset's least bound of 10" in f.explanation
 
 
@@ -46,12 +52,12 @@ def test_smb_brute_force_on_administrator(engine, data_dir):
     per_user = Counter(e["TargetUserName"] for e in failed)
     sources = {e["IpAddress"] for e in failed if e["TargetUserName"] == "Administrator"}
     table, _ = read_logons(data_dir / f"{SMB}.evtx", engine)
-    findings = FanoutDetector("brute-force").fit(table, engine).detect(table, engine)
+    findings = brute_force(table, engine)
     assert [f.evidence["entity"] for f in findings] == ["Administrator"]
     f = findings[0]
     assert f.evidence["event_count"] == per_user["Administrator"] > 3000
-    assert set(f.entities["sources"]) == sources
-    assert technique(f.kind).id == "T1110.001"
+    assert set(f.actors["ips"]) == sources and f.targets == {"users": ["Administrator"]}
+    assert registry.kind(f.kind).technique == "T1110.001"
 
 
 def test_linux_root_brute_force_on_the_newest_day(duckdb_engine, data_dir):
@@ -67,7 +73,7 @@ def test_linux_root_brute_force_on_the_newest_day(duckdb_engine, data_dir):
         counts[(user, "aligned", int(secs // 3600))] += 1
         counts[(user, "shifted", int((secs - 1800) // 3600))] += 1
     over = {u for (u, _, _), n in counts.items() if n > 10}  # root's own bound (0.2 ± 1.3 → 3) is under the floor
-    findings = FanoutDetector("brute-force").fit(table, duckdb_engine).detect(table, duckdb_engine)
+    findings = brute_force(table, duckdb_engine)
     assert over and {f.evidence["entity"] for f in findings} == over
     for f in findings:
         assert f.evidence["observed"] == max(n for (u, _, _), n in counts.items() if u == f.evidence["entity"])
@@ -83,4 +89,4 @@ def test_benign_simulated_logons_give_no_brute_force(duckdb_engine, tmp_path):
 
 def test_hunt_runs_brute_force_on_logons(duckdb_engine, data_dir):
     result = hunt.run([data_dir / f"{SMB}.evtx"], duckdb_engine)
-    assert [f.evidence["entity"] for f in result.findings if f.kind == "brute_force"] == ["Administrator"]
+    assert [f.evidence["entity"] for f in result.findings if f.kind == "logon_brute_force"] == ["Administrator"]

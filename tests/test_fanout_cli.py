@@ -35,6 +35,13 @@ def test_simulate_then_hunt(tmp_path):
     assert result.exit_code == 0, result.output
     users = {f["evidence"]["entity"] for f in read_jsonl(tmp_path / "out" / "findings.jsonl")}
     assert truth[0]["entity"] in users
+    # The same hunt through `tracehound hunt` and its config section writes the same findings.
+    config = tmp_path / "lateral.toml"
+    config.write_text(f'[fanout.lateral]\ndetect_last = "1d"\nend = {end.replace("Z", "")}Z\n')
+    result = runner.invoke(app, ["hunt", str(logs / "logons.csv.gz"), "--config", str(config),
+                                 "--only", "fanout.lateral", "--out", str(tmp_path / "hunt")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "hunt" / "findings.jsonl").read_bytes() == (tmp_path / "out" / "findings.jsonl").read_bytes()
 
     conns = tmp_path / "conns"
     result = runner.invoke(app, ["simulate", "connections", str(conns), "--hosts", "20", "--days", "2",

@@ -50,10 +50,18 @@ def counts_vector(active: list[int], n_buckets: int) -> np.ndarray:
     return np.array(active + [0] * (n_buckets - len(active)), dtype=float)
 
 
+def hunt(det: FanoutDetector, table, engine):
+    """fit, score and detect on one table: ``(scores, findings)``."""
+    scores = det.fit(table, engine).score(table)
+    return scores, det.detect(scores)
+
+
 def test_exact_mean_sigma_bound_and_finding(engine):
     table = logons(engine, scenario())
-    det = FanoutDetector("lateral", end=END, baseline_days=1, min_history_days=0.5).fit(table, engine)
-    stats = det.stats_.set_index("entity")
+    det = FanoutDetector("lateral", end=END, baseline_days=1, min_history_days=0.5)
+    result, findings = hunt(det, table, engine)
+    stats = result.stats.set_index("entity")
+    assert result.baseline_entities == 2
     alice = counts_vector([2, 3, 1], 24)
     bob = counts_vector([4] * 10, 24)
     for name, vec in (("alice", alice), ("bob", bob)):
@@ -62,7 +70,7 @@ def test_exact_mean_sigma_bound_and_finding(engine):
     alice_bound = math.ceil(alice.mean() + 2 * max(alice.std(ddof=1), 1))
     bob_bound = math.ceil(bob.mean() + 2 * max(bob.std(ddof=1), 1))
 
-    scores = det.score(table, engine)
+    scores = result.frame
     scores = scores[scores["offset"] == 0].set_index("entity")  # the aligned hour
     assert scores.loc["alice", "bound"] == alice_bound
     assert (scores.loc["alice", "n"], scores.loc["alice", "new"]) == (6, 5)
@@ -70,13 +78,12 @@ def test_exact_mean_sigma_bound_and_finding(engine):
     assert bool(scores.loc["alice", "exceeds"]) is (6 > alice_bound and 5 >= alice_bound)
     assert bool(scores.loc["bob", "exceeds"]) is False  # over its bound but nothing new
 
-    findings = det.detect(table, engine)
     assert [f.evidence["entity"] for f in findings] == ["alice"]
     f = findings[0]
-    assert f.kind == "lateral_movement"
+    assert f.kind == "lateral_movement" and f.actors == {"users": ["alice"]}
     assert f.evidence["bound"] == alice_bound and f.evidence["observed"] == 6
     assert sorted(f.evidence["new_targets"]) == list("DEFGH")
-    assert sorted(f.entities["hosts"]) == list("ADEFGH")
+    assert sorted(f.targets["hosts"]) == list("ADEFGH") and sorted(f.entities["hosts"]) == list("ADEFGH")
     assert len(f.event_ids) == 6 and "X1" not in f.entities["hosts"]
     # the series behind the report's plot: alice's distinct hosts per non-empty hour, baseline + detection
     assert [(p["bucket"][11:13], p["count"]) for p in f.evidence["series"]] == [
@@ -89,7 +96,7 @@ def test_exact_mean_sigma_bound_and_finding(engine):
 def test_require_new_off_reports_known_targets(duckdb_engine):
     table = logons(duckdb_engine, scenario())
     det = FanoutDetector("lateral", end=END, baseline_days=1, min_history_days=0.5, require_new=False)
-    found = {f.evidence["entity"] for f in det.fit(table, duckdb_engine).detect(table, duckdb_engine)}
+    found = {f.evidence["entity"] for f in hunt(det, table, duckdb_engine)[1]}
     assert found == {"alice", "bob"}
 
 
@@ -99,7 +106,7 @@ def test_require_new_means_new_targets_reach_the_bound(duckdb_engine, known, new
     rows += [(24.1 + i / 100, "alice", h) for i, h in enumerate("ABC"[:known] + "DEFG"[:new])]
     table = logons(duckdb_engine, rows)
     det = FanoutDetector("lateral", end=END, baseline_days=1, min_history_days=0.5)
-    scores = det.fit(table, duckdb_engine).score(table, duckdb_engine).set_index("entity")
+    scores = det.fit(table, duckdb_engine).score(table).frame.set_index("entity")
     assert scores.loc["alice", "bound"] == 3 and scores.loc["alice", "n"] == 4
     assert scores.loc["alice", "new"] == new
     assert bool(scores.loc["alice", "exceeds"]) is flagged
@@ -109,11 +116,12 @@ def test_seed_only_puts_detection_window_in_baseline(duckdb_engine):
     table = logons(duckdb_engine, scenario())
     det = FanoutDetector("lateral", end=END, baseline_days=1, **SEED_ONLY).fit(table, duckdb_engine)
     alice = counts_vector([2, 3, 1, 6], 25)
-    stats = det.stats_.set_index("entity")
-    assert det.windows_.baseline_end == det.windows_.detect_end
+    result = det.score(table)
+    stats = result.stats.set_index("entity")
+    assert result.windows.baseline_end == result.windows.detect_end
     assert stats.loc["alice", "mean"] == pytest.approx(alice.mean(), abs=1e-12)
     assert stats.loc["alice", "sigma"] == pytest.approx(alice.std(ddof=1), abs=1e-12)
-    scores = det.score(table, duckdb_engine).set_index("entity")
+    scores = result.frame.set_index("entity")
     assert scores.loc["alice", "bound"] == math.ceil(alice.mean() + 2 * max(alice.std(ddof=1), 1))
 
 
@@ -124,17 +132,18 @@ def test_cold_start_uses_population(duckdb_engine):
     rows += [(22.5, "carol", "Z")]  # first seen 1.5 h before the detection window
     rows += [(24.5 + i / 100, "carol", f"N{i}") for i in range(pop_bound + 1)]
     table = logons(duckdb_engine, rows)
-    det = FanoutDetector("lateral", end=END, baseline_days=1, min_history_days=0.5).fit(table, duckdb_engine)
-    assert det.population_["buckets"] == 13
-    assert det.population_["mean"] == pytest.approx(pooled.mean())
-    assert det.population_["sigma"] == pytest.approx(pooled.std(ddof=1))
-    carol = [f for f in det.detect(table, duckdb_engine) if f.evidence["entity"] == "carol"]
+    det = FanoutDetector("lateral", end=END, baseline_days=1, min_history_days=0.5)
+    result, findings = hunt(det, table, duckdb_engine)
+    assert result.population["buckets"] == 13
+    assert result.population["mean"] == pytest.approx(pooled.mean())
+    assert result.population["sigma"] == pytest.approx(pooled.std(ddof=1))
+    carol = [f for f in findings if f.evidence["entity"] == "carol"]
     assert len(carol) == 1
     assert carol[0].evidence["baseline"] == "population" and carol[0].evidence["bound"] == pop_bound
     assert "cold start" in carol[0].explanation
 
     own = FanoutDetector("lateral", end=END, baseline_days=1, min_history_days=0.5, cold_start=False)
-    scores = own.fit(table, duckdb_engine).score(table, duckdb_engine).set_index("entity")
+    scores = own.fit(table, duckdb_engine).score(table).frame.set_index("entity")
     vec = counts_vector([1], 24)
     assert scores.loc["carol", "basis"] == "entity"
     assert scores.loc["carol", "bound"] == math.ceil(vec.mean() + 2 * max(vec.std(ddof=1), 1))
@@ -142,8 +151,7 @@ def test_cold_start_uses_population(duckdb_engine):
 
 def test_unknown_entity_without_population_uses_floor(duckdb_engine):
     table = logons(duckdb_engine, [(24.1, "mallory", "A"), (24.2, "mallory", "B"), (24.3, "mallory", "C")])
-    det = FanoutDetector("lateral", end=END, baseline_days=1).fit(table, duckdb_engine)
-    findings = det.detect(table, duckdb_engine)
+    _, findings = hunt(FanoutDetector("lateral", end=END, baseline_days=1), table, duckdb_engine)
     assert len(findings) == 1 and findings[0].evidence["bound"] == 2
     assert findings[0].evidence["baseline"] == "none"
 
@@ -164,9 +172,10 @@ def test_av_sustained_needs_three_days(duckdb_engine):
     table = duckdb_engine.load(pa.Table.from_pylist(rows, schema=schema), "av")
     det = FanoutDetector("av-sustained", end=DAY0 + timedelta(days=13), baseline_days=10,
                          min_history_days=1)
-    findings = det.fit(table, duckdb_engine).detect(table, duckdb_engine)
+    _, findings = hunt(det, table, duckdb_engine)
     assert [f.evidence["entity"] for f in findings] == ["dave"]
     assert findings[0].kind == "av_sustained" and len(findings[0].evidence["buckets_over_bound"]) == 3
+    assert findings[0].targets == {"users": ["dave"]} and findings[0].actors == {}
 
 
 def test_custom_spec_with_filter(duckdb_engine):
@@ -180,15 +189,19 @@ def test_custom_spec_with_filter(duckdb_engine):
 def test_contract_errors(duckdb_engine):
     table = logons(duckdb_engine, scenario())
     with pytest.raises(NotFittedError):
-        FanoutDetector().score(table, duckdb_engine)
+        FanoutDetector().score(table)
+    with pytest.raises(NotFittedError):
+        FanoutDetector().detect(None)
     with pytest.raises(ConfigError, match="preset"):
         FanoutDetector("nope").fit(table, duckdb_engine)
-    with pytest.raises(ConfigError, match="duration"):
+    with pytest.raises(ConfigError, match="bucket: duration"):
         FanoutDetector(bucket="1 fortnight").fit(table, duckdb_engine)
     with pytest.raises(ConfigError, match="whole number"):
         FanoutDetector(bucket="1h", detect_last="90m").fit(table, duckdb_engine)
     with pytest.raises(ConfigError, match="column=value"):
         parse_where(["logon_type"])
+    with pytest.raises(ConfigError, match="'nope' column"):  # a missing column is named when the data comes
+        FanoutDetector(custom_spec("logons", "user", "nope")).fit(table, duckdb_engine)
 
 
 def test_bound_helpers():
@@ -199,11 +212,21 @@ def test_bound_helpers():
     assert mean[0] == pytest.approx(vec.mean()) and sigma[0] == pytest.approx(vec.std(ddof=1))
 
 
-def test_empty_table_gives_no_findings(duckdb_engine):
-    table = logons(duckdb_engine, [])
-    det = FanoutDetector("lateral").fit(table, duckdb_engine)
-    assert det.windows_ is None and det.detect(table, duckdb_engine) == []
-    assert det.score(table, duckdb_engine).empty
+def test_empty_table_gives_no_findings(engine):
+    table = logons(engine, [])
+    det = FanoutDetector("lateral").fit(table, engine)
+    scores = det.score(table)
+    assert det.newest_ is None and scores.windows is None and scores.frame.empty
+    assert det.detect(scores) == []
+
+
+def test_empty_baseline_scores_later_events_against_the_floor(engine):
+    """Nothing to learn from, something to score: every entity is judged by the floor bound."""
+    det = FanoutDetector("lateral", end=END, baseline_days=1).fit(logons(engine, []), engine)
+    later = logons(engine, [(24.1, "mallory", "A"), (24.2, "mallory", "B"), (24.3, "mallory", "C")])
+    scores = det.score(later)
+    assert scores.baseline_entities == 0 and list(scores.frame["basis"].unique()) == ["none"]
+    assert [f.evidence["bound"] for f in det.detect(scores)] == [2]
 
 
 def test_consecutive_flagged_buckets_are_one_finding(duckdb_engine):
@@ -215,15 +238,15 @@ def test_consecutive_flagged_buckets_are_one_finding(duckdb_engine):
     end = DAY0 + timedelta(days=1, hours=4)
     det = FanoutDetector("lateral", end=end, detect_last="4h", baseline_days=1, min_history_days=0.5,
                          overlap=False)
-    findings = det.fit(table, duckdb_engine).detect(table, duckdb_engine)
+    _, findings = hunt(det, table, duckdb_engine)
     spans = sorted((f.evidence["bucket_start"], f.evidence["bucket_end"], len(f.event_ids)) for f in findings)
     assert spans == [("2024-01-02T00:00:00Z", "2024-01-02T02:00:00Z", 12),
                      ("2024-01-02T03:00:00Z", "2024-01-02T04:00:00Z", 6)]
     two_hours = [f for f in findings if len(f.event_ids) == 12][0]
     assert "12 hosts" in two_hours.explanation and "2 consecutive 1h buckets" in two_hours.explanation
     # with half-shifted buckets too, the runs are the same bursts (each may start half an hour earlier)
-    with_overlap = FanoutDetector("lateral", end=end, detect_last="4h", baseline_days=1,
-                                  min_history_days=0.5).fit(table, duckdb_engine).detect(table, duckdb_engine)
+    _, with_overlap = hunt(FanoutDetector("lateral", end=end, detect_last="4h", baseline_days=1,
+                                          min_history_days=0.5), table, duckdb_engine)
     assert sorted(len(f.event_ids) for f in with_overlap) == [6, 12]
     assert "overlapping 1h buckets" in [f for f in with_overlap if len(f.event_ids) == 12][0].explanation
 
@@ -237,15 +260,14 @@ def test_a_burst_straddling_an_hour_boundary_is_found_by_the_shifted_buckets(eng
     table = logons(engine, base + burst)
     end = DAY0 + timedelta(days=1, hours=12)
     kwargs = dict(end=end, detect_last="12h", baseline_days=1, min_history_days=0.5)
-    aligned = FanoutDetector("lateral", overlap=False, **kwargs).fit(table, engine)
-    scores = aligned.score(table, engine)
+    result, findings = hunt(FanoutDetector("lateral", overlap=False, **kwargs), table, engine)
+    scores = result.frame
     assert set(scores["n"]) == {3} and int(scores["bound"].iloc[0]) >= 3 and not scores["exceeds"].any()
-    assert aligned.detect(table, engine) == []
-    shifted = FanoutDetector("lateral", **kwargs).fit(table, engine)
-    scores = shifted.score(table, engine)
-    half = scores[scores["offset"] == 0.5]
+    assert findings == []
+    result, findings = hunt(FanoutDetector("lateral", **kwargs), table, engine)
+    half = result.frame[result.frame["offset"] == 0.5]
     assert half["n"].max() == 6 and half["exceeds"].any()
-    (finding,) = shifted.detect(table, engine)
+    (finding,) = findings
     assert sorted(finding.evidence["new_targets"]) == ["M0", "M1", "M2", "N0", "N1", "N2"]
     assert finding.evidence["bucket_start"] == "2024-01-02T10:30:00Z"
     assert finding.evidence["bucket_end"] == "2024-01-02T11:30:00Z"

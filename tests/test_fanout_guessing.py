@@ -18,19 +18,23 @@ from datetime import datetime, timedelta, timezone
 import pyarrow as pa
 from typer.testing import CliRunner
 
-from tracehound import hunt
+from tracehound import hunt, registry
 from tracehound.cli import app
+from tracehound.evaluation.fanout import run_daily
 from tracehound.fanout import FanoutDetector, preset
-from tracehound.fanout.evaluate import run_daily
 from tracehound.findings import read_jsonl
 from tracehound.readers.logons import read_logons
-from tracehound.report.incidents import technique
 from tracehound.schema import LOGONS
 from tracehound.simulate.logons import LogonSimConfig, simulate_logons
 
 OPENSSH = "loghub-ssh/OpenSSH_2k.log"
 _FAILED = re.compile(r"^(\w{3} +\d+ [\d:]+) \S+ sshd\[\d+\]: (?:message repeated \d+ times: \[ )?"
                      r"Failed \S+ for (?:invalid user )?(.*?) from (\S+) port \d+")
+
+
+def guessing(table, engine):
+    det = FanoutDetector("password-guessing").fit(table, engine)
+    return det.detect(det.score(table))
 
 
 def _openssh_truth(path) -> dict[str, int]:
@@ -54,11 +58,12 @@ def _openssh_truth(path) -> dict[str, int]:
 
 def test_ssh_scanners_are_reported(engine, data_dir):
     table, _ = read_logons(data_dir / OPENSSH, engine, syslog_year=2016)
-    findings = FanoutDetector("password-guessing").fit(table, engine).detect(table, engine)
+    findings = guessing(table, engine)
     truth = _openssh_truth(data_dir / OPENSSH)
     # a 4-hour capture: no baseline, no population, so the bound is the floor ceil(0 + 2·1) = 2
     assert {f.evidence["baseline"] for f in findings} == {"none"}
-    assert {f.entities["sources"][0] for f in findings} == {ip for ip, n in truth.items() if n > 2}
+    assert {f.actors["ips"][0] for f in findings} == {ip for ip, n in truth.items() if n > 2}
+    assert all(set(f.targets) == {"users"} for f in findings)
     assert {"183.62.140.253", "187.141.143.180", "103.99.0.122"} <= {f.evidence["entity"] for f in findings}
     for ip in ("183.62.140.253", "187.141.143.180"):
         mine = [f for f in findings if f.evidence["entity"] == ip]
@@ -73,7 +78,7 @@ def test_linux_root_brute_force_is_not_a_spray(duckdb_engine, data_dir):
     per_source = duckdb_engine.to_pandas(
         failed.group_by(["source_ip", "source_host"]).aggregate(users=failed.user.nunique()))
     assert len(per_source) > 10 and per_source["users"].max() <= 2
-    assert FanoutDetector("password-guessing").fit(table, duckdb_engine).detect(table, duckdb_engine) == []
+    assert guessing(table, duckdb_engine) == []
 
 
 def test_deepbluecli_explicit_credential_spray(engine, data_dir):
@@ -86,10 +91,10 @@ def test_deepbluecli_explicit_credential_spray(engine, data_dir):
             sources.add(event["EventData"]["IpAddress"])
     assert sources == {"172.16.144.128"} and len(accounts) == 41
     table, _ = read_logons(folder / "password-spray.evtx", engine)
-    findings = FanoutDetector("password-guessing").fit(table, engine).detect(table, engine)
+    findings = guessing(table, engine)
     assert len(findings) == 1
     f = findings[0]
-    assert f.entities["sources"] == ["172.16.144.128"] and set(f.entities["users"]) == accounts
+    assert f.actors == {"ips": ["172.16.144.128"]} and set(f.targets["users"]) == accounts
     assert f.evidence["observed"] == 41 and f.first_seen.startswith("2019-04-30T19:2")
 
 
@@ -98,8 +103,7 @@ def test_smb_brute_force_on_one_account_is_not_a_spray(duckdb_engine, data_dir):
         users = {json.loads(x)["Event"]["EventData"]["TargetUserName"] for x in fh}
     assert len(users) <= 2  # Administrator (+1): a brute force, which this preset does not count
     table, _ = read_logons(data_dir / "deepbluecli-evtx/smb-password-guessing-security.evtx", duckdb_engine)
-    det = FanoutDetector("password-guessing").fit(table, duckdb_engine)
-    assert det.detect(table, duckdb_engine) == []
+    assert guessing(table, duckdb_engine) == []
 
 
 def test_otrf_spray_falls_back_to_the_workstation(engine, data_dir):
@@ -114,9 +118,11 @@ def test_otrf_spray_falls_back_to_the_workstation(engine, data_dir):
                 failed.add((rec["WorkstationName"].upper(), rec["TargetUserName"]))
     assert {w for w, _ in failed} == {"WORKSTATION5"}
     table, _ = read_logons(path, engine)
-    findings = FanoutDetector("password-guessing").fit(table, engine).detect(table, engine)
+    findings = guessing(table, engine)
     assert [f.evidence["entity"] for f in findings] == ["WORKSTATION5"]
-    assert set(findings[0].entities["users"]) == {u for _, u in failed}
+    # the source is a workstation name (no IP): a host among the actors, never an address to block
+    assert findings[0].actors == {"hosts": ["WORKSTATION5"]}
+    assert set(findings[0].targets["users"]) == {u for _, u in failed}
 
 
 def test_benign_simulated_logons_give_no_finding(duckdb_engine, tmp_path):
@@ -153,11 +159,11 @@ def _gateway(engine, retyped: bool, name: str):
 def test_retyped_failures_are_typos_not_guesses(engine):
     """A failure followed within 10 minutes by the same account's logon from the same source is a typo."""
     typos = _gateway(engine, True, "gateway_retyped")
-    assert FanoutDetector("password-guessing").fit(typos, engine).detect(typos, engine) == []
+    assert guessing(typos, engine) == []
     guesses = _gateway(engine, False, "gateway_guesses")
-    findings = FanoutDetector("password-guessing").fit(guesses, engine).detect(guesses, engine)
+    findings = guessing(guesses, engine)
     assert [f.evidence["observed"] for f in findings] == [5]
-    assert set(findings[0].entities["users"]) == {f"user{i}" for i in range(5)}
+    assert set(findings[0].targets["users"]) == {f"user{i}" for i in range(5)}
 
 
 def test_hunt_routes_ssh_log_and_maps_attack(engine, data_dir):
@@ -166,7 +172,7 @@ def test_hunt_routes_ssh_log_and_maps_attack(engine, data_dir):
     assert result.reports["logons"].formats["authlog"] == 1
     sources = {f.evidence["entity"] for f in result.findings if f.kind == "password_guessing"}
     assert "183.62.140.253" in sources
-    assert technique("password_guessing").id == "T1110.003"
+    assert registry.kind("password_guessing").technique == "T1110.003"
 
 
 def test_cli_preset(data_dir, tmp_path):
@@ -176,5 +182,5 @@ def test_cli_preset(data_dir, tmp_path):
     assert result.exit_code == 0, result.output
     findings = read_jsonl(out / "findings.jsonl")
     assert [f["kind"] for f in findings] == ["password_guessing"]
-    assert findings[0]["entities"]["sources"] == ["172.16.144.128"]
+    assert findings[0]["actors"] == {"ips": ["172.16.144.128"]}
     assert "172.16.144.128 tried 41 accounts" in result.output

@@ -36,13 +36,13 @@ def test_pgustavo_lateral_movement_is_reported(engine, data_dir):
     table, report = read_logons(data_dir / OTRF_ZIP, engine)
     assert report.bad_count == 0
     det = FanoutDetector("lateral", bucket="1m", detect_last="2m", baseline_days=1 / 24)
-    findings = det.fit(table, engine).detect(table, engine)
+    findings = det.fit(table, engine).detect(det.score(table))
     assert findings, "the lateral movement of pgustavo was not reported"
     assert {f.evidence["entity"] for f in findings} == {"pgustavo"}
     expected = _pgustavo_network_hosts(data_dir / OTRF_ZIP)
     assert len(expected) >= 3
     first = min(findings, key=lambda f: f.first_seen)
-    assert set(first.entities["hosts"]) == expected
+    assert set(first.targets["hosts"]) == expected and first.actors == {"users": ["pgustavo"]}
     assert first.kind == "lateral_movement" and first.evidence["baseline"] == "none"
     assert "no baseline" in first.explanation and first.first_seen.startswith("2020-10-22T08:29")
     assert all(eid.startswith("purplesharp_ad_playbook_I.zip/") for eid in first.event_ids)
@@ -54,5 +54,5 @@ def test_pgustavo_reported_with_machine_accounts_kept(duckdb_engine, data_dir):
 
     table, _ = read_logons(data_dir / OTRF_ZIP, duckdb_engine, accounts=LogonFilter(False, False, False))
     det = FanoutDetector("lateral", bucket="1m", detect_last="2m", baseline_days=1 / 24)
-    entities = {f.evidence["entity"] for f in det.fit(table, duckdb_engine).detect(table, duckdb_engine)}
+    entities = {f.evidence["entity"] for f in det.fit(table, duckdb_engine).detect(det.score(table))}
     assert "pgustavo" in entities

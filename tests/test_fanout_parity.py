@@ -19,7 +19,7 @@ def test_lateral_findings_identical_across_engines(engine, duckdb_engine, tmp_pa
     for eng in (duckdb_engine, engine):
         table, _ = read_logons(sim["path"], eng)
         det = FanoutDetector("lateral", detect_last="1d", end=end).fit(table, eng)
-        findings = det.detect(table, eng)
+        findings = det.detect(det.score(table))
         results.append(sorted(dumps(f) for f in findings))
     assert results[0], "the planted burst was not found on DuckDB"
     assert results[0] == results[1]

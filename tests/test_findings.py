@@ -29,7 +29,7 @@ def test_round_trip_sorted_by_score_with_numpy_evidence(tmp_path):
     assert rows[0]["success_event_ids"] == ["s1"]
     assert "success_event_ids" not in rows[1]  # only password_spray findings carry it
     assert set(rows[1]) == {"kind", "id", "title", "severity", "score", "first_seen", "last_seen",
-                            "entities", "event_ids", "explanation", "evidence"}
+                            "actors", "targets", "entities", "event_ids", "explanation", "evidence"}
 
 
 def test_iso_utc_converts_other_zones_and_naive_as_utc():
@@ -50,3 +50,16 @@ def test_severity_outranks_score_across_hunts(tmp_path):
     low = _finding(999.0, kind="port_scan", severity="low")
     rows = read_jsonl(write_jsonl([low, web, spray], tmp_path / "f.jsonl"))
     assert [(r["severity"], r["score"]) for r in rows] == [("high", 2.5), ("medium", 300.0), ("low", 999.0)]
+
+
+def test_entities_are_the_union_of_roles_and_unknown_types_are_refused():
+    f = _finding(1.0, actors={"ips": ["203.0.113.5"], "user_agents": ["curl/8"]},
+                 targets={"users": ["a@x", "b@x"], "ips": ["10.0.0.9", "203.0.113.5"]})
+    assert f.entities == {"ips": ["203.0.113.5", "10.0.0.9"], "user_agents": ["curl/8"], "users": ["a@x", "b@x"]}
+    with pytest.raises(ValueError, match="entity type"):
+        _finding(1.0, actors={"addresses": ["1.2.3.4"]})
+
+
+def test_equal_rank_is_ordered_by_id(tmp_path):
+    rows = read_jsonl(write_jsonl([_finding(2.0, id="b"), _finding(2.0, id="a")], tmp_path / "f.jsonl"))
+    assert [r["id"] for r in rows] == ["a", "b"]

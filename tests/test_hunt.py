@@ -10,7 +10,8 @@ from typer.testing import CliRunner
 
 from tracehound.cli import app
 from tracehound.errors import ConfigError
-from tracehound.hunt import HuntConfig, route
+from tracehound.config import HuntConfig
+from tracehound.readers.families import route
 from tracehound.report import OUTPUT_FILES
 
 MIX = {
@@ -74,10 +75,12 @@ def test_config_maps_onto_hunt_parameters_and_names_unknown_keys(tmp_path):
     good.write_text('[spray]\npreset = "mstic"\nn_init = 3\n\n[fanout.lateral]\nk = 3.0\n'
                     'baseline_days = 7\n\n[web]\ngap_minutes = 15\n')
     cfg = HuntConfig.load(good)
-    assert cfg.spray == {"preset": "mstic", "n_init": 3} and cfg.web == {"gap_minutes": 15}
-    assert cfg.fanout_presets("logons") == {"lateral": {"k": 3.0, "baseline_days": 7}, "password-guessing": {},
-                                            "brute-force": {}}
-    assert set(cfg.fanout_presets("connections")) == {"host-scan", "port-scan"}
+    assert cfg.sections == {"spray": {"preset": "mstic", "n_init": 3}, "web": {"gap_minutes": 15},
+                            "fanout.lateral": {"k": 3.0, "baseline_days": 7}}
+    assert cfg.build("fanout.lateral").k == 3.0 and cfg.build("spray").n_init == 3
+    assert {e.section for e in cfg.selected()} >= {"spray", "web", "mismatch", "fanout.lateral",
+                                                   "fanout.host-scan", "fanout.port-scan"}
+    assert "fanout.custom" not in {e.section for e in cfg.selected()}  # needs configuring first
     bad = tmp_path / "bad.toml"
     bad.write_text("[web]\ngap_minuets = 15\n")
     with pytest.raises(ConfigError, match="gap_minuets"):
@@ -85,3 +88,35 @@ def test_config_maps_onto_hunt_parameters_and_names_unknown_keys(tmp_path):
     with pytest.raises(ConfigError, match="unknown section"):
         (tmp_path / "s.toml").write_text("[sprya]\n")
         HuntConfig.load(tmp_path / "s.toml")
+
+
+BAD_SECTIONS = [
+    ('[fanout.lateral]\npreset = "port-scan"\n', "preset"),
+    ('[fanout.lateral]\nk = "three"\n', "k"),
+    ('[fanout.port-scan]\nbucket = "5q"\n', "5q"),
+    ('[fanout.host-scan]\ndetect_last = "90m"\nbucket = "1h"\n', "detect_last"),
+    ('[fanout.nope]\nk = 2\n', "fanout.nope"),
+    ('[spray]\npreset = "nope"\n', "nope"),
+    ('[spray]\nalpha = "x"\n', "alpha"),
+    ('[spray]\nrules = { min_attempts = "many", nope = 1 }\n', "rules"),
+    ('[web]\nmin_severity = "urgent"\n', "min_severity"),
+    ('[web]\ngap_minutes = "soon"\n', "gap_minutes"),
+    ('[mismatch]\nmax_listed = "all"\n', "max_listed"),
+    ("[spray]\nn_init = 3\n[spray]\n", "cannot read config"),
+    ('web = 3\n', "[web]"),
+]
+
+
+@pytest.mark.parametrize("text, names", BAD_SECTIONS)
+def test_a_bad_section_is_one_red_line_and_exit_2(tmp_path, text, names):
+    """Every mistake in a config is caught before any input is read, named, without a traceback."""
+    config = tmp_path / "hunt.toml"
+    config.write_text(text)
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.txt").write_text("hello\n")
+    result = CliRunner().invoke(app, ["hunt", str(tmp_path / "in"), "--config", str(config), "--quiet",
+                                      "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output and names in result.output
+    assert result.output.strip().startswith("error:") and len(result.output.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()

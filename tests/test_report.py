@@ -21,24 +21,25 @@ def hostile_findings() -> list[Finding]:
     spray = Finding(
         kind="password_spray", id="spray-1", title=f"Low-and-slow spray using {XSS_UA}", severity="high",
         score=9.5, first_seen="2024-01-03T00:00:00Z", last_seen="2024-03-01T00:00:00Z",
-        entities={"users": ["alice@contoso.com", FORMULA_USER, "bob@contoso.com"], "ips": ["198.51.100.7"]},
+        actors={"ips": ["198.51.100.7"], "user_agents": [XSS_UA]},
+        targets={"users": ["alice@contoso.com", FORMULA_USER, "bob@contoso.com"]},
         event_ids=["e1", "e2"], success_event_ids=["s1"],
         explanation=f"Attempts always used user agent {XSS_UA} and {XSS_ATTR}.",
-        evidence={"compromised_users": ["bob@contoso.com"], "blockable_user_agents": [XSS_UA],
-                  "blockable_ips": ["203.0.113.0/24", "not-an-ip; rm -rf /"],
+        evidence={"compromised_users": ["bob@contoso.com", "carol@contoso.com"],
                   "daily_attempts": {"campaign": {"2024-01-03": 2, "2024-01-04": 1},
                                      "baseline": {"2024-01-03": 40, "2024-01-04": 35}},
                   "mixture": {"weights": [0.7, 0.3], "cluster": 1, "fields": ["ip_prefix", "user_agent"],
                               "field_probabilities": [[0.1, 0.0], [0.95, 0.99]]}})
     scan = Finding(kind="web_session", id="web-1", title="Scanner", severity="high", score=5.0,
                    first_seen="2024-01-05T00:00:00Z", last_seen="2024-01-05T01:00:00Z",
-                   entities={"ips": ["192.0.2.9", "2001:db8::1"], "users": []}, event_ids=["w1"],
+                   actors={"ips": ["192.0.2.9", "2001:db8::1", "not-an-ip; rm -rf /"],
+                           "user_agents": ["Mozilla/5.0 (Windows NT 10.0; Win64; x64)"]}, event_ids=["w1"],
                    explanation="scanner", evidence={"rare_transitions": [
                        {"from": "GET /", "to": XSS_ATTR, "probability": 0.0},
                        {"from": "GET /x/%22${WEBLOC}/view.php", "to": "GET /$fi$le", "probability": 0.1}]})
     lateral = Finding(kind="lateral_movement", id="lat-1", title="alice moved", severity="medium",
                       score=3.0, first_seen="2024-01-06T14:00:00Z", last_seen="2024-01-06T15:00:00Z",
-                      entities={"users": ["alice@contoso.com"], "hosts": ["WS1", "WS2"]}, event_ids=["l1"],
+                      actors={"users": ["alice@contoso.com"]}, targets={"hosts": ["WS1", "WS2"]}, event_ids=["l1"],
                       explanation="x", evidence={"series": [{"bucket": "2024-01-06T13:00:00Z", "count": 2},
                                                             {"bucket": "2024-01-06T14:00:00Z", "count": 11}],
                                                  "bound": 4, "bucket": "1h", "entity": "alice",
@@ -46,7 +47,11 @@ def hostile_findings() -> list[Finding]:
                                                  "baseline_end": "2024-01-06T14:00:00Z",
                                                  "bucket_end": "2024-01-06T15:00:00Z",
                                                  "buckets_over_bound": ["2024-01-06T14:00:00Z"]})
-    return [lateral, spray, scan]
+    sweep = Finding(kind="host_scan", id="scan-1", title="10.0.0.5 contacted 40 destination IPs in 1h",
+                    severity="high", score=4.0, first_seen="2024-01-07T00:00:00Z", last_seen="2024-01-07T01:00:00Z",
+                    actors={"ips": ["10.0.0.5"]}, targets={"ips": ["10.0.0.7", "10.0.0.8"]}, event_ids=["c1"],
+                    explanation="sweep", evidence={})
+    return [lateral, spray, scan, sweep]
 
 
 class _Elements(HTMLParser):
@@ -81,9 +86,11 @@ def test_watchlist_neutralises_formulas_and_ranks_compromised_first(tmp_path):
     assert all(not r["reasons"].startswith(("=", "+", "-", "@")) for r in rows)
 
 
-def test_blocklists_only_hold_valid_attacker_addresses(tmp_path):
+def test_blocklists_hold_actors_of_blockable_kinds_only(tmp_path):
+    """Never a target (the swept hosts), never a rotating spray address, never text; a web visitor's
+    browser string never reaches the user-agent blocklist, a spray campaign's tool agent does."""
     rows = [f.to_dict() for f in hostile_findings()]
-    assert blocklist_ips(rows) == ["192.0.2.9", "203.0.113.0/24", "2001:db8::1"]
+    assert blocklist_ips(rows) == ["10.0.0.5", "192.0.2.9", "2001:db8::1"]
     write_outputs(hostile_findings(), tmp_path, [])
     assert (tmp_path / "blocklist_user_agents.txt").read_text() == XSS_UA + "\n"
 
@@ -91,15 +98,19 @@ def test_blocklists_only_hold_valid_attacker_addresses(tmp_path):
 def test_incidents_carry_attack_techniques(tmp_path):
     write_outputs(hostile_findings(), tmp_path, [])
     incs = orjson.loads((tmp_path / "incidents.json").read_bytes())
-    assert [i["kind"] for i in incs] == ["password_spray", "web_session", "lateral_movement"]
+    assert [i["kind"] for i in incs] == ["password_spray", "web_session", "host_scan", "lateral_movement"]
     assert incs[0]["properties"]["additionalData"]["techniques"] == ["T1110.003"]
-    assert incs[2]["properties"]["additionalData"]["techniques"] == ["T1021"]
+    assert incs[2]["properties"]["additionalData"]["techniques"] == ["T1046"]
+    assert incs[3]["properties"]["additionalData"]["techniques"] == ["T1021"]
+    assert incs[2]["actors"] == {"ips": ["10.0.0.5"]} and incs[2]["targets"] == {"ips": ["10.0.0.7", "10.0.0.8"]}
     assert incs[0]["properties"]["severity"] == "High" and incs[0]["finding_ids"] == ["spray-1"]
 
 
 def test_watchlist_rows_take_the_worst_status():
-    rows = watchlist_rows([f.to_dict() for f in hostile_findings()])
-    assert {r["account"]: r["status"] for r in rows}["alice@contoso.com"] == "suspicious"
+    rows = {r["account"]: r["status"] for r in watchlist_rows([f.to_dict() for f in hostile_findings()])}
+    assert rows["alice@contoso.com"] == "suspicious"  # targeted by the spray, an actor in lateral movement
+    # A linked success on an account the campaign never failed on is still compromised.
+    assert rows["carol@contoso.com"] == "compromised" and rows[FORMULA_USER] == "targeted"
 
 
 def test_cell_neutraliser():

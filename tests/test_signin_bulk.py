@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tracehound.badrecords import ReadReport
-from tracehound.readers import signins as signins_module
+from tracehound.readers import signin_fields
 from tracehound.readers.signinlogs_bulk import BulkRead
 from tracehound.readers.signins import parse_signins
 from tracehound.schema import SIGNINS
@@ -48,8 +48,8 @@ def _assert_same(monkeypatch, path) -> tuple[pa.Table, ReadReport]:
 def _mapped_in_python(monkeypatch) -> list[int]:
     """Count the records the Python mapper sees from now on."""
     seen: list[int] = []
-    real = signins_module._from_signinlogs_plain
-    monkeypatch.setitem(signins_module._PLAIN_MAPPERS, "signinlogs",
+    real = signin_fields.PLAIN_MAPPERS["signinlogs"]
+    monkeypatch.setitem(signin_fields.PLAIN_MAPPERS, "signinlogs",
                         lambda rec: seen.append(1) or real(rec))
     return seen
 

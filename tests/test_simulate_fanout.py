@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import orjson
 
-from tracehound.fanout.evaluate import match, run_daily
+from tracehound.evaluation.fanout import match, run_daily
 from tracehound.readers.connections import read_connections
 from tracehound.readers.logons import read_logons
 from tracehound.simulate.connections import ConnSimConfig, simulate_connections

@@ -32,6 +32,17 @@ def test_spray_command_writes_findings_that_point_at_attacks(tenant, tmp_path):
     assert (tmp_path / "clusters.jsonl").exists()
 
 
+def test_spray_and_hunt_write_byte_identical_findings(tenant, tmp_path):
+    """``tracehound spray`` is ``hunt --only spray``: one pipeline, the same findings to the byte."""
+    paths = list(map(str, tenant.paths))
+    for command, folder in (("spray", "a"), ("hunt", "b")):
+        result = runner.invoke(app, [command, *paths, "--out", str(tmp_path / folder), "--quiet"])
+        assert result.exit_code == 0, result.output
+    spray = (tmp_path / "a" / "findings.jsonl").read_bytes()
+    assert spray and spray == (tmp_path / "b" / "findings.jsonl").read_bytes()
+    assert (tmp_path / "a" / "report.html").exists() and not (tmp_path / "b" / "clusters.jsonl").exists()
+
+
 def test_mstic_preset_runs(tenant, tmp_path):
     result = runner.invoke(app, ["spray", *map(str, tenant.paths), "--out", str(tmp_path),
                                  "--preset", "mstic", "--quiet"])

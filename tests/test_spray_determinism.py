@@ -24,7 +24,7 @@ import pytest
 
 from tracehound.findings import dumps
 from tracehound.schema import SIGNINS
-from tracehound.spray import hunt_signins
+from tracehound.spray import SprayHunter
 from tracehound.spray.fingerprint import (KEY_SEP, NAME_SEP, FingerprintRules, campaign_members,
                                           label_fields, merge_keys)
 from tracehound.spray.rarity import field_rarity
@@ -67,15 +67,22 @@ def digest(findings, clusters: pd.DataFrame) -> str:
     return hashlib.sha256(blob).hexdigest()
 
 
+def hunted(table: pa.Table, engine) -> tuple[list, pd.DataFrame]:
+    """Findings and per-cluster table of ``table`` loaded on ``engine``, fitted and scored on itself."""
+    signins = engine.load(table, "det_signins")
+    hunter = SprayHunter().fit(signins, engine)
+    scores = hunter.score(signins)
+    return hunter.detect(scores), scores.clusters
+
+
 def hunt_digest(table: pa.Table, engine) -> str:
-    findings, clusters, _ = hunt_signins(engine.load(table, "det_signins"), engine)
-    return digest(findings, clusters)
+    return digest(*hunted(table, engine))
 
 
 @pytest.fixture(scope="module")
 def reference(canonical, duckdb_engine) -> str:
     """The DuckDB hunt of the tenant in event-id order, checked to have something to get wrong."""
-    findings, clusters, _ = hunt_signins(duckdb_engine.load(canonical, "det_signins"), duckdb_engine)
+    findings, clusters = hunted(canonical, duckdb_engine)
     assert sum(f.kind == "password_spray" for f in findings) >= 2
     assert any(f.success_event_ids for f in findings)
     return digest(findings, clusters)

@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 
 from tracehound.report.plots import MAX_FIELD_PLOTS, _sort_key, plots_for
-from tracehound.spray import hunt_signins
+from tracehound.spray.mixture import cluster_posterior
 from tracehound.spray.rarity import decode_patterns
 
-from test_spray_pipeline import build_tenant
+from test_spray_pipeline import build_tenant, hunt
 
 WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
 
@@ -29,7 +29,7 @@ def tenant():
 
 @pytest.fixture(scope="module")
 def hunted(tenant, engine):
-    return hunt_signins(engine.load(tenant.table(), "signins"), engine)
+    return hunt(engine.load(tenant.table(), "signins"), engine)
 
 
 def _rows(tenant, ids):
@@ -66,7 +66,7 @@ def test_baselines_are_successes_and_all_password_failures(hunted, tenant):
 
 
 def test_mixture_cluster_is_the_argmax_for_the_campaign_patterns(hunted):
-    findings, _, hunter = hunted
+    findings, scores, hunter = hunted
     spray = next(f for f in findings if f.kind == "password_spray")
     mix = spray.evidence["mixture"]
     assert mix["fields"] == list(hunter.features_)
@@ -75,10 +75,11 @@ def test_mixture_cluster_is_the_argmax_for_the_campaign_patterns(hunted):
     p = np.asarray(mix["field_probabilities"])
     assert p.shape[1] == len(mix["fields"]) and ((p >= 0) & (p <= 1)).all()
     # the patterns the campaign's attempts carry are assigned, by the hunter's posterior, to its cluster
-    campaign = hunter._campaign_events
+    campaign = scores.campaigns
     mine = campaign.filter(campaign.event_id.isin(spray.event_ids))
-    pats = hunter._engine.to_pandas(mine.group_by("pattern").agg(n=mine.count()))
-    resp = hunter._posterior(decode_patterns(pats.pattern.to_numpy(), len(hunter.features_)))
+    pats = hunter.engine_.to_pandas(mine.group_by("pattern").agg(n=mine.count()))
+    resp = cluster_posterior(hunter.mixture_, hunter.components_,
+                             decode_patterns(pats.pattern.to_numpy(), len(hunter.features_)))
     top = Counter(dict(zip(resp.argmax(axis=1).tolist(), pats.n.tolist()))).most_common(1)[0][0]
     assert mix["cluster"] == top == spray.evidence["clusters"][0]
     assert mix["weights"][mix["cluster"]] == max(mix["weights"][k] for k in spray.evidence["clusters"])

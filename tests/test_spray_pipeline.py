@@ -13,9 +13,9 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from tracehound.errors import InputFormatError, NotFittedError, TracehoundError
+from tracehound.errors import ConfigError, InputFormatError, NotFittedError, TracehoundError
 from tracehound.schema import SIGNINS
-from tracehound.spray import SprayHunter, hunt_signins
+from tracehound.spray import KINDS, SprayHunter
 
 START = datetime(2024, 3, 1, tzinfo=timezone.utc)
 BROWSERS = [("Chrome 120", "Windows 10", "Mozilla/5.0 (Windows NT 10.0) Chrome/120"),
@@ -112,6 +112,13 @@ def build_tenant(seed: int = 7, users: int = 120, days: int = 45, *, campaign: b
     return t
 
 
+def hunt(table, engine, preset: str = "default", **overrides):
+    """Fit on ``table``, score it and detect: ``(findings, scores, fitted hunter)``."""
+    hunter = SprayHunter.from_preset(preset, **overrides).fit(table, engine)
+    scores = hunter.score(table)
+    return hunter.detect(scores), scores, hunter
+
+
 @pytest.fixture(scope="module")
 def tenant() -> Tenant:
     return build_tenant()
@@ -120,11 +127,12 @@ def tenant() -> Tenant:
 @pytest.fixture(scope="module")
 def hunted(tenant, engine):
     table = engine.load(tenant.table(), "signins")
-    return hunt_signins(table, engine)
+    return hunt(table, engine)
 
 
 def test_campaign_recovered_pure_with_its_success(hunted, tenant):
-    findings, clusters, _ = hunted
+    findings, scores, _ = hunted
+    clusters = scores.clusters
     sprays = [f for f in findings if f.kind == "password_spray"]
     assert len(sprays) == 1, clusters[["cluster", "kind", "failed_rules", "attempts", "users"]]
     f = sprays[0]
@@ -144,50 +152,72 @@ def test_confounders_never_low_and_slow(hunted, tenant):
     for label in ("brute", "fast", "traveller"):
         assert not sprayed & tenant.truth[label], label
     kinds = {f.kind: set(f.event_ids) for f in findings if f.kind != "password_spray"}
-    if "brute_force" in kinds:
-        assert kinds["brute_force"] <= tenant.truth["brute"]
+    assert set(kinds) <= {"signin_brute_force", "fast_spray"}
+    if "signin_brute_force" in kinds:
+        assert kinds["signin_brute_force"] <= tenant.truth["brute"]
     if "fast_spray" in kinds:
         assert kinds["fast_spray"] <= tenant.truth["fast"]
 
 
-def test_findings_follow_contract(hunted):
+def test_findings_follow_contract(hunted, tenant):
     findings, _, _ = hunted
+    declared = {k.name: k for k in KINDS}
+    rows = {r["event_id"]: r for r in tenant.rows}
     for f in findings:
         d = f.to_dict()
         for key in ("kind", "id", "title", "severity", "score", "first_seen", "last_seen", "entities",
-                    "event_ids", "explanation", "evidence"):
+                    "actors", "targets", "event_ids", "explanation", "evidence"):
             assert key in d
         assert d["first_seen"].endswith("Z")
         assert ("success_event_ids" in d) == (f.kind == "password_spray")
-        assert {"users", "ips"} <= set(d["entities"])
+        assert f.id.startswith(f.kind + "-")
+        kind = declared[f.kind]
+        assert set(f.actors) <= set(kind.actors) and set(f.targets) == set(kind.targets) == {"users"}
+        attempts = [rows[e] for e in f.event_ids]
+        assert f.actors["ips"] == sorted({r["ip"] for r in attempts})
+        assert f.targets["users"] == sorted({r["user"] for r in attempts})
+        invariant = f.evidence["invariant_fields"].get("user_agent", {"values": []})["values"]
+        agents = [v for v in invariant if v != "(empty)"]
+        if agents:  # the tool pins its agent: it is an actor, and (nearly) every attempt carries it
+            assert f.actors["user_agents"] == agents
+            assert sum(r["user_agent"] in agents for r in attempts) / len(attempts) >= 0.9
+        else:
+            assert "user_agents" not in f.actors
+        assert set(f.entities["users"]) == set(f.targets["users"])
+        assert set(f.entities["ips"]) == set(f.actors["ips"])
     assert len({f.id for f in findings}) == len(findings)
+    spray = next(f for f in findings if f.kind == "password_spray")
+    assert spray.actors["user_agents"] == ["BAV2ROPC"]  # the planted campaign's one odd agent
 
 
 def test_no_campaign_no_spray_finding(engine):
     t = build_tenant(seed=3, users=80, days=30, campaign=False, confounders=False)
-    findings, _, _ = hunt_signins(engine.load(t.table(), "signins"), engine)
+    findings, _, _ = hunt(engine.load(t.table(), "signins"), engine)
     assert [f for f in findings if f.kind == "password_spray"] == []
 
 
 def test_mstic_preset_runs_and_differs(tenant, duckdb_engine):
     table = duckdb_engine.load(tenant.table(), "signins")
-    hunter = SprayHunter.from_preset("mstic").fit(table, engine=duckdb_engine)
+    hunter = SprayHunter.from_preset("mstic").fit(table, duckdb_engine)
     assert hunter.threshold_rule == "mean-sd" and hunter.alpha == 2.0 and hunter.n_init == 1
-    clusters = hunter.score()
+    clusters = hunter.score(table).clusters
     assert (clusters.kind.notna()).any()
+    assert [fr.feature for fr in hunter.rarities_] == list(hunter.features_)
+    assert "user_agent" not in hunter.features_
 
 
-def test_score_before_fit_raises():
+def test_score_before_fit_raises(tenant, duckdb_engine):
+    table = duckdb_engine.load(tenant.table(), "signins")
     with pytest.raises(NotFittedError):
-        SprayHunter().score()
+        SprayHunter().score(table)
     with pytest.raises(NotFittedError):
-        SprayHunter().detect()
+        SprayHunter().detect(None)
 
 
 def test_deterministic(tenant, duckdb_engine):
     table = duckdb_engine.load(tenant.table(), "signins")
-    a, _, _ = hunt_signins(table, duckdb_engine)
-    b, _, _ = hunt_signins(table, duckdb_engine)
+    a, _, _ = hunt(table, duckdb_engine)
+    b, _, _ = hunt(table, duckdb_engine)
     assert [(f.kind, f.event_ids) for f in a] == [(f.kind, f.event_ids) for f in b]
 
 
@@ -228,13 +258,13 @@ def test_bad_input_clear_message(case, message, duckdb_engine):
         rows.append(row)
     table = duckdb_engine.load(_table(rows), "signins")
     with pytest.raises(InputFormatError, match=message):
-        SprayHunter().fit(table, engine=duckdb_engine)
+        SprayHunter().fit(table, duckdb_engine)
 
 
 def test_wrong_columns_clear_message(duckdb_engine):
     table = duckdb_engine.load(pa.table({"when": [1, 2], "who": ["a", "b"]}), "bad")
     with pytest.raises(TracehoundError, match="lacks column"):
-        SprayHunter().fit(table, engine=duckdb_engine)
+        SprayHunter().fit(table, duckdb_engine)
 
 
 def test_duplicates_removed_by_event_id(duckdb_engine):
@@ -242,8 +272,8 @@ def test_duplicates_removed_by_event_id(duckdb_engine):
     table = t.table()
     doubled = duckdb_engine.load(pa.concat_tables([table, table]), "signins")
     single = duckdb_engine.load(table, "signins")
-    h1 = SprayHunter().fit(single, engine=duckdb_engine)
-    h2 = SprayHunter().fit(doubled, engine=duckdb_engine)
+    h1 = SprayHunter().fit(single, duckdb_engine)
+    h2 = SprayHunter().fit(doubled, duckdb_engine)
     assert h1.patterns_.n.sum() == h2.patterns_.n.sum()
     assert h1.patterns_.equals(h2.patterns_)
 
@@ -251,17 +281,17 @@ def test_duplicates_removed_by_event_id(duckdb_engine):
 def test_unknown_preset_and_rule():
     with pytest.raises(TracehoundError, match="preset"):
         SprayHunter.from_preset("nope")
-    with pytest.raises(TracehoundError, match="threshold rule"):
-        SprayHunter(threshold_rule="median").fit(None, engine=None)
+    with pytest.raises(ConfigError, match="threshold rule"):
+        SprayHunter(threshold_rule="median").fit(None, None)  # checked before the table is touched
 
 
 def test_rules_from_a_config_dict(tenant, duckdb_engine):
     """A [spray] section of a config file gives rules as plain dicts; they must work like dataclasses."""
     table = duckdb_engine.load(tenant.table(), "signins")
-    strict = SprayHunter(rules={"min_users": 10_000}).fit(table, engine=duckdb_engine)
-    assert not [f for f in strict.detect() if f.kind == "password_spray"]
-    with pytest.raises(TracehoundError, match="rules"):
-        SprayHunter(rules={"no_such_rule": 1}).fit(table, engine=duckdb_engine)
+    strict = SprayHunter(rules={"min_users": 10_000}).fit(table, duckdb_engine)
+    assert not [f for f in strict.detect(strict.score(table)) if f.kind == "password_spray"]
+    with pytest.raises(ConfigError, match="rules"):
+        SprayHunter(rules={"no_such_rule": 1}).fit(table, duckdb_engine)
 
 
 def test_success_from_campaign_ip_linked_even_with_users_own_agent(engine):
@@ -282,7 +312,7 @@ def test_success_from_campaign_ip_linked_even_with_users_own_agent(engine):
                 ip_prefix=spray_ip.rsplit(".", 1)[0] + ".0/24", country="NL", **legacy)
     miss = t.add("unrelated_ip", time=START + timedelta(days=21.5), user=bystander, ip="185.250.250.7",
                  ip_prefix="185.250.250.0/24", country="NL", **legacy)
-    findings, _, _ = hunt_signins(engine.load(t.table(), "signins"), engine)
+    findings, _, _ = hunt(engine.load(t.table(), "signins"), engine)
     linked = set().union(*(set(f.success_event_ids) for f in findings if f.kind == "password_spray"))
     assert hit in linked
     assert miss not in linked

@@ -16,8 +16,8 @@ from typer.testing import CliRunner
 from tracehound.cli import app
 from tracehound.findings import Finding
 from tracehound.readers.signins import read_signins
-from tracehound.spray.evaluate import (LOW_AND_SLOW, NEGATIVE, read_m365_runs, real_and_evaluate, replay_runs,
-                                       score_findings)
+from tracehound.evaluation.spray import (LOW_AND_SLOW, NEGATIVE, read_m365_runs, real_and_evaluate, replay_runs,
+                                         score_findings)
 
 simulate = pytest.importorskip("tracehound.simulate.signins")
 

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from tracehound.errors import ConfigError
-from tracehound.spray.fingerprint import KEY_SEP, NAME_SEP, merge_keys, parse_key
+from tracehound.spray.fingerprint import KEY_SEP, NAME_SEP, FingerprintRules, merge_keys, parse_key
 from tracehound.spray.pruning import PruningRules, judge, ks_uniform
 from tracehound.spray.rarity import decode_patterns, field_rarity
 
@@ -71,7 +71,7 @@ def test_verdicts():
     burst = {**SLOW, "span_days": 0.02, "active_days": 1, "ks": 0.0}
     assert judge(burst, rules)[0] == "fast_spray"
     brute = {**burst, "users": 1, "attempts_per_user": 200.0}
-    assert judge(brute, rules)[0] == "brute_force"
+    assert judge(brute, rules)[0] == "signin_brute_force"
     broken_job = {**SLOW, "users": 1, "attempts_per_user": 200.0}  # weeks on one account
     assert judge(broken_job, rules)[0] is None
     uneven = {**SLOW, "ks": 0.8}
@@ -86,6 +86,17 @@ def test_rules_validated():
         PruningRules(max_ks=2.0)
     with pytest.raises(ConfigError):
         PruningRules(min_users=-1)
+    with pytest.raises(ConfigError, match="min_users"):
+        PruningRules(min_users="many")
+
+
+@pytest.mark.parametrize("field, value", [("share", 1.5), ("share", "90%"), ("success_posterior", True),
+                                          ("max_values", 0), ("max_values", 2.5), ("success_specific_max", -1),
+                                          ("success_slack_days", -1), ("expand", "yes")])
+def test_fingerprint_rules_validated(field, value):
+    with pytest.raises(ConfigError, match=field):
+        FingerprintRules(**{field: value})
+    assert FingerprintRules() == FingerprintRules(**FingerprintRules().to_dict())
 
 
 def key(**values) -> str:
@@ -141,7 +152,7 @@ def test_expand_moves_attempts_out_of_dropped_campaigns_only(duckdb_engine):
     nor with no anomalous field or outside the span."""
     import pyarrow as pa
 
-    from tracehound.spray import SprayHunter
+    from tracehound.spray.campaigns import expand
 
     t0 = pd.Timestamp("2024-02-01", tz="UTC")
     # event, campaign (None = in no campaign), app, pattern, day
@@ -165,7 +176,7 @@ def test_expand_moves_attempts_out_of_dropped_campaigns_only(duckdb_engine):
             {"campaign": 1, "kind": None, "fingerprint": {}, "score": 0.0},
             {"campaign": 2, "kind": "fast_spray", "fingerprint": {"app": ["OfficeHome"]}, "score": 0.5},
             {"campaign": 3, "kind": None, "fingerprint": {"app": ["OfficeHome"]}, "score": 0.0}]
-    expanded = SprayHunter()._expand(bits, campaign, rows, duckdb_engine, alone={3})
+    expanded = expand(bits, campaign, rows, duckdb_engine, alone={3})
     out = duckdb_engine.to_pandas(expanded.select("event_id", "campaign"))
     assert out.event_id.is_unique
     got = dict(zip(out.event_id, out.campaign.astype(int)))

@@ -1,7 +1,7 @@
 """Step 8 of the spray hunt: which successful sign-ins are linked to a campaign (the likely compromised
 accounts), and which benign look-alikes are not.
 
-``_new_to_user`` is checked row by row on a tiny table. The linking routes are checked end to end on
+``new_to_user`` is checked row by row on a tiny table. The linking routes are checked end to end on
 the small tenant of ``test_spray_pipeline`` (one low-and-slow campaign: legacy client, one odd user
 agent, rotating foreign addresses) with sign-ins added here, each built so that exactly one piece of
 evidence separates the planted success from its benign twin.
@@ -13,10 +13,9 @@ from datetime import timedelta
 
 import pyarrow as pa
 import pytest
-from test_spray_pipeline import START, build_tenant
+from test_spray_pipeline import START, build_tenant, hunt
 
-from tracehound.spray import hunt_signins
-from tracehound.spray.hunt import _new_to_user
+from tracehound.spray.successes import new_to_user
 
 LEGACY = dict(result=0, state=None, city=None, country="US", app="Office 365 Exchange Online",
               client_app="Other clients", user_agent="BAV2ROPC", browser=None, os=None, device_name=None,
@@ -45,7 +44,7 @@ def test_new_to_user_flags(engine):
     table = pa.table({"event_id": [r[0] for r in rows], "time": [at(r[1]) for r in rows],
                       "user": [r[2] for r in rows], "ip": [r[3] for r in rows],
                       "ua_raw": [r[4] for r in rows], "success": [r[5] for r in rows]})
-    got = engine.to_pandas(_new_to_user(engine.load(table, "bits"))).set_index("event_id")
+    got = engine.to_pandas(new_to_user(engine.load(table, "bits"))).set_index("event_id")
     assert set(got.index) == {"a1", "b1", "c1", "d1", "a3", "b2", "c2", "d2", "d4"}
     known = got["known_user"].astype(bool)
     assert set(got.index[known]) == {"a3", "b2", "c2", "d2", "d4"}  # the users' first sign-ins are not
@@ -119,7 +118,7 @@ def build_planted():
 @pytest.fixture(scope="module")
 def planted(engine):
     t, ids = build_planted()
-    findings, _, _ = hunt_signins(engine.load(t.table(), "signins"), engine)
+    findings, _, _ = hunt(engine.load(t.table(), "signins"), engine)
     sprays = [f for f in findings if f.kind == "password_spray"]
     assert len(sprays) == 1, [f.kind for f in findings]
     return t, ids, set(sprays[0].success_event_ids)

@@ -10,7 +10,7 @@ import pytest
 from tracehound import schema
 from tracehound.errors import ConfigError, NotFittedError
 from tracehound.findings import Finding
-from tracehound.web.blocklist import clean_ips, render, write_blocklist
+from tracehound.report.blocklist import clean_ips, render, write_blocklist
 from tracehound.web.markov import TransitionModel
 from tracehound.web.scoring import HIGH, LOW, MEDIUM, WebSessionDetector, canaries_from_robots
 from tracehound.web.sessions import session_stats, sessionize
@@ -135,7 +135,7 @@ def test_score_before_fit_raises_not_fitted(duckdb_engine):
     with pytest.raises(NotFittedError):
         TransitionModel().score(t)
     with pytest.raises(NotFittedError):
-        WebSessionDetector().detect(t)
+        WebSessionDetector().score(t)
     with pytest.raises(ConfigError):
         TransitionModel(alpha=0).fit(state_transitions(sessionize(t)), duckdb_engine)
 
@@ -143,7 +143,7 @@ def test_score_before_fit_raises_not_fitted(duckdb_engine):
 def _risks(engine, detector, rows):
     t = engine.load(_requests(rows), "web_requests")
     detector.fit(t, engine)
-    df = engine.to_pandas(detector.score_transitions(t))
+    df = engine.to_pandas(detector.score(t).transitions)
     return t, df
 
 
@@ -179,11 +179,12 @@ def test_detect_returns_web_session_findings_with_rare_transitions(duckdb_engine
                                     "/componentes3.7/fckeditor/editor/fckeditor.html"])]
     t = duckdb_engine.load(_requests(rows), "web_requests")
     detector = WebSessionDetector().fit(t, duckdb_engine)
-    findings = detector.detect(t)
+    findings = detector.detect(detector.score(t))
     assert len(findings) == 1
     f = findings[0]
     assert isinstance(f, Finding) and f.kind == "web_session" and f.severity == "high"
-    assert f.entities["ips"] == ["5.5.5.5"]
+    assert f.actors == {"ips": ["5.5.5.5"], "user_agents": ["Mozilla/5.0"]} and f.targets == {}
+    assert f.entities == f.actors
     assert f.first_seen.startswith("2024-03-01T13:23:20")
     assert set(f.event_ids) == {"t.log:1001", "t.log:1002"}
     pair = ("HEAD /portfolio/FCKeditor/editor/fckeditor.html", "HEAD /componentes3.7/fckeditor/editor/fckeditor.html")
@@ -221,10 +222,91 @@ def test_fitting_on_a_baseline_window_scores_later_traffic(duckdb_engine):
     t = duckdb_engine.load(_requests(early + late), "web_requests")
     detector = WebSessionDetector().fit(split_baseline(t, T0 + timedelta(seconds=4000)), duckdb_engine)
     assert detector.n_clients_ == 100                                      # the late client is not in the model
-    df = duckdb_engine.to_pandas(detector.score_transitions(t))
+    scores = detector.score(t)
+    df = duckdb_engine.to_pandas(scores.transitions)
     late_rows = df[df.client_ip == "9.9.9.9"].set_index("state")
     assert late_rows.loc["GET /blog/", "risk"] == LOW                      # a route the baseline knows
     # two rare refusals in one session: both are HIGH, the first although it followed a served page
     assert late_rows.loc["GET /admin/", "risk"] == HIGH
     assert late_rows.loc["GET /admin/login", "risk"] == HIGH
-    assert detector.high_ips(t) == ["9.9.9.9"]
+    assert scores.high_ips() == ["9.9.9.9"]
+
+
+def _scanner(ip: str, start: int, ua: str | None = "Mozilla/5.0") -> list[tuple]:
+    return [(ip, start + k, "GET", p, 404, ua) for k, p in enumerate(["/.env", "/.git/config", "/backup.zip"])]
+
+
+def test_score_twice_then_detect_the_first_is_unchanged(engine):
+    t = engine.load(_requests(_site(100) + _scanner("5.5.5.5", 5000)), "web_requests")
+    other = engine.load(_requests(_site(20) + _scanner("6.6.6.6", 7000) + _scanner("7.7.7.7", 8000)),
+                        "web_requests")
+    detector = WebSessionDetector(min_severity="medium").fit(t, engine)
+    first = detector.score(t)
+    before = [f.to_dict() for f in detector.detect(first)]
+    state = dict(vars(detector))
+    second = detector.score(other)
+    assert vars(detector).keys() == state.keys() and all(vars(detector)[k] is v for k, v in state.items())
+    assert [f.to_dict() for f in detector.detect(first)] == before
+    assert [f["actors"]["ips"] for f in before] == [["5.5.5.5"]]
+    assert sorted(f.actors["ips"][0] for f in detector.detect(second)) == ["6.6.6.6", "7.7.7.7"]
+    assert first.high_ips() == ["5.5.5.5"] and second.high_ips() == ["6.6.6.6", "7.7.7.7"]
+
+
+def test_per_client_counts_sessions_by_risk_with_risk_names(engine):
+    rows = _site(50) + _scanner("5.5.5.5", 5000)
+    rows += [("5.5.5.5", 9000, "GET", "/", 200), ("5.5.5.5", 9020, "GET", "/blog/", 200)]  # later, benign
+    t = engine.load(_requests(rows), "web_requests")
+    scores = WebSessionDetector().fit(t, engine).score(t)
+    ips = scores.per_client()
+    assert ips.columns.tolist() == ["client_ip", "risk", "score", "sessions", "high_sessions", "medium_sessions",
+                                    "requests", "first_seen", "last_seen"]
+    assert ips["client_ip"].tolist() == sorted(ips["client_ip"])
+    assert set(ips["risk"]) == {"high", "low"}
+    row = ips.set_index("client_ip").loc["5.5.5.5"]
+    assert (row["risk"], row["sessions"], row["high_sessions"], row["requests"]) == ("high", 2, 1, 5)
+    assert row["last_seen"] - row["first_seen"] == timedelta(seconds=9020 - 5000)
+    assert scores.high_ips() == ips.loc[ips["risk"] == "high", "client_ip"].tolist() == ["5.5.5.5"]
+
+
+def test_findings_name_the_client_as_actor_without_a_missing_user_agent(duckdb_engine):
+    t = duckdb_engine.load(_requests(_site(100) + _scanner("5.5.5.5", 5000, ua=None)), "web_requests")
+    detector = WebSessionDetector().fit(t, duckdb_engine)
+    (f,) = detector.detect(detector.score(t))
+    assert f.actors == {"ips": ["5.5.5.5"]} and f.targets == {} and f.entities == {"ips": ["5.5.5.5"]}
+    assert "(user agent '-')" in f.explanation
+    with pytest.raises(TypeError, match="WebScores"):
+        detector.detect(t)
+
+
+@pytest.mark.parametrize("param, value", [
+    ("gap_minutes", "x"), ("gap_minutes", 0), ("gap_minutes", float("nan")), ("max_session_hours", -1),
+    ("client", "cookie"), ("fold_static", "yes"), ("alpha", 0), ("vouch", "everyone"),
+    ("rare_fraction", 1.0), ("rare_fraction", "0.1"), ("min_support", 0), ("min_support", 1.5),
+    ("home_paths", "/"), ("canary_paths", [""]), ("canary_paths", ["/private/", 3]), ("window", 0),
+    ("window", True), ("min_severity", "urgent"), ("max_findings", 0),
+])
+def test_validate_names_the_bad_parameter(duckdb_engine, param, value):
+    detector = WebSessionDetector(**{param: value})
+    with pytest.raises(ConfigError, match=param):
+        detector.validate()
+    t = duckdb_engine.load(_requests(_site(2)), "web_requests")
+    with pytest.raises(ConfigError, match=param):
+        detector.fit(t, duckdb_engine)
+    assert not hasattr(detector, "engine_")
+
+
+def test_hunt_entry_builds_validated_unfitted_detectors_and_declares_the_kind():
+    from tracehound.web import HUNTS, KINDS
+
+    (entry,) = HUNTS
+    assert (entry.section, entry.table, entry.kinds) == ("web", "web_requests", ("web_session",))
+    assert entry.parameters() == set(vars(WebSessionDetector()))
+    WebSessionDetector().validate()
+    detector = entry.make({"gap_minutes": 10, "canary_paths": ["/private/"]}, "[web]")
+    assert isinstance(detector, WebSessionDetector) and detector.gap_minutes == 10
+    assert not hasattr(detector, "engine_")
+    with pytest.raises(ConfigError, match=r"\[web\]: min_severity"):
+        entry.make({"min_severity": "urgent"}, "[web]")
+    (kind,) = KINDS
+    assert kind.name == "web_session" and kind.hunt == entry.section and kind.table == entry.table
+    assert kind.blockable and kind.actors == ("ips", "user_agents") and kind.targets == ()

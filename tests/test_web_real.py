@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from tracehound.findings import dumps
 from tracehound.readers.weblogs import read_weblogs
-from tracehound.web.scoring import HIGH, WebSessionDetector
+from tracehound.web.scoring import WebSessionDetector
 
 # What the issue names as the known probes: wp-login, administrator, FCKeditor, templating probes.
 KNOWN_PROBES = r"(?i)wp-login|/administrator|fckeditor|\$%7B|%22file://\$file"
@@ -37,8 +38,8 @@ def test_known_scanners_high_and_at_most_two_percent_of_other_clients(duckdb_eng
     requests, report = read_weblogs([apache_log], duckdb_engine)
     assert report.records == 10_000 and report.bad_count == 0
     detector = WebSessionDetector().fit(requests, duckdb_engine)
-    ips = duckdb_engine.to_pandas(detector.score_ips(requests))
-    high = set(ips.loc[ips["risk"] == HIGH, "client_ip"])
+    ips = detector.score(requests).per_client()
+    high = set(ips.loc[ips["risk"] == "high", "client_ip"])
     known, probing, everyone = _client_paths(duckdb_engine, requests)
     assert len(known) >= 10  # the probes are really in the log
     assert known <= high, f"known scanners not HIGH: {sorted(known - high)}"
@@ -52,26 +53,30 @@ def test_known_scanners_high_and_at_most_two_percent_of_other_clients(duckdb_eng
 def test_fckeditor_walk_is_explained_as_never_seen(duckdb_engine, apache_log):
     requests, _ = read_weblogs([apache_log], duckdb_engine)
     detector = WebSessionDetector().fit(requests, duckdb_engine)
-    findings = [f for f in detector.detect(requests) if f.entities["ips"] == ["91.236.75.25"]]
+    findings = [f for f in detector.detect(detector.score(requests)) if f.actors["ips"] == ["91.236.75.25"]]
     assert len(findings) == 1
     f = findings[0]
     assert f.severity == "high" and f.evidence["high_transitions"] >= 7
+    assert f.actors == {"ips": ["91.236.75.25"]} and f.targets == {}  # its user agent was logged as "-"
     assert re.search(r"HEAD /blog/geekery/ec2-reserved-vs-ondemand\.html/\S*fckeditor\S* → HEAD \S+ "
                      r"\(HTTP 404\): never seen from any other of [\d,]+ clients", f.explanation, re.I)
     assert all(e.startswith("apache_logs:") for e in f.event_ids)
 
 
-def test_engines_agree_on_parsing_model_counts_and_high_ips(engine, duckdb_engine, apache_log):
+def test_engines_agree_on_parsing_model_counts_high_ips_and_findings(engine, duckdb_engine, apache_log):
     results = {}
     for eng in (engine, duckdb_engine):
         requests, report = read_weblogs([apache_log], eng)
         status = eng.to_pandas(requests.group_by("status").agg(n=requests.count()).order_by("status"))
         detector = WebSessionDetector().fit(requests, eng)
         counts = detector.model_.transition_counts()
+        scores = detector.score(requests)
+        findings = b"".join(dumps(f) for f in detector.detect(scores))
         results[eng.name] = (report.records, report.formats, status.to_dict("list"),
-                             counts.to_dict("list"), detector.high_ips(requests))
+                             counts.to_dict("list"), scores.high_ips(), findings)
     assert results[engine.name] == results["duckdb"]
-    records, formats, status, _, _ = results["duckdb"]
+    records, formats, status, _, high, findings = results["duckdb"]
+    assert len(high) >= 14 and findings.count(b'"kind":"web_session"') >= len(high)  # >= 1 per HIGH IP
     raw = apache_log.read_text(encoding="utf-8").splitlines()
     expected_404 = sum(1 for line in raw if re.search(r'" 404 ', line))
     assert records == len(raw) and status["n"][status["status"].index(404)] == expected_404

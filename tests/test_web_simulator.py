@@ -1,17 +1,15 @@
-"""The web simulator's ground truth, detection quality on it, and the CLI end to end."""
+"""The web simulator's ground truth, and detection quality on it: fitted on everything, and fitted on
+earlier days to score a later day (the CLI end to end is in ``test_web_cli.py``)."""
 
 from __future__ import annotations
 
-import json
+from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from tracehound.cli import app
-from tracehound.findings import read_jsonl
+from tracehound.evaluation.web import evaluate_sessions, load_labels
 from tracehound.readers.weblogs import read_weblogs, sniff_weblog_format
 from tracehound.simulate.weblogs import simulate_weblogs
-from tracehound.web.evaluate import evaluate_sessions, load_labels
 from tracehound.web.scoring import WebSessionDetector
 
 
@@ -34,7 +32,7 @@ def test_every_scanner_session_high_and_at_most_one_percent_of_benign(duckdb_eng
     requests, report = read_weblogs([info["log"]], duckdb_engine)
     assert report.bad_count == 0
     detector = WebSessionDetector().fit(requests, duckdb_engine)
-    sessions = duckdb_engine.to_pandas(detector.score(requests).select("client_ip", "user_agent", "risk"))
+    sessions = duckdb_engine.to_pandas(detector.score(requests).sessions.select("client_ip", "user_agent", "risk"))
     metrics = evaluate_sessions(sessions, load_labels(info["labels"]))
     assert metrics["unlabelled_sessions"] == 0
     assert metrics["scanner_sessions"]["sessions"] >= 9
@@ -43,35 +41,35 @@ def test_every_scanner_session_high_and_at_most_one_percent_of_benign(duckdb_eng
     assert metrics["benign_sessions"]["share_high"] <= 0.01
 
 
-def test_cli_simulate_hunt_blocklist_and_evaluate(tmp_path):
-    runner = CliRunner()
-    sim = tmp_path / "sim"
-    result = runner.invoke(app, ["simulate", "weblogs", str(sim), "--visitors", "300", "--scanners", "6",
-                                 "--seed", "5"])
-    assert result.exit_code == 0, result.output
-    out = tmp_path / "out"
-    blocklist = tmp_path / "block.ipset"
-    result = runner.invoke(app, ["web", str(sim / "access.log"), "--out", str(out), "--blocklist",
-                                 str(blocklist), "--blocklist-format", "ipset", "--quiet"])
-    assert result.exit_code == 0, result.output
-    findings = read_jsonl(out / "findings.jsonl")
-    assert findings and all(f["kind"] == "web_session" and f["severity"] == "high" for f in findings)
-    labels = json.loads((sim / "labels.json").read_text())["clients"]
-    scanner_ips = {c["ip"] for c in labels if c["role"] == "scanner"}
-    blocked = {line.split()[2] for line in blocklist.read_text().splitlines() if line.startswith("add ")}
-    assert scanner_ips <= blocked
-    assert (out / "ips.csv").read_text().startswith("client_ip,")
-    metrics_file = tmp_path / "metrics.json"
-    result = runner.invoke(app, ["evaluate", "web", str(sim / "access.log"), "--labels",
-                                 str(sim / "labels.json"), "--out", str(metrics_file)])
-    assert result.exit_code == 0, result.output
-    assert json.loads(metrics_file.read_text())["scanner_sessions"]["share_high"] == 1.0
+def _split_days(log: Path, out: Path, first_day: str) -> tuple[Path, Path]:
+    """The log's lines before ``first_day`` (like ``[06/Mar/2024``) and from it, as two files."""
+    out.mkdir()
+    before, later = out / "days-1-2.log", out / "day-3.log"
+    with log.open(encoding="utf-8") as src, before.open("w", encoding="utf-8") as a, \
+            later.open("w", encoding="utf-8") as b:
+        seen = False
+        for line in src:  # the simulator writes lines in time order
+            seen = seen or first_day in line
+            (b if seen else a).write(line)
+    return before, later
 
 
-def test_cli_errors_are_one_line(tmp_path):
-    result = CliRunner().invoke(app, ["web", str(tmp_path / "missing.log"), "--out", str(tmp_path / "o")])
-    assert result.exit_code == 2
-    assert "missing.log" in result.output and "Traceback" not in result.output
-    result = CliRunner().invoke(app, ["web", str(tmp_path), "--out", str(tmp_path / "o"),
-                                      "--blocklist-format", "pf"])
-    assert result.exit_code == 2 and "--blocklist-format" in result.output
+def test_fit_on_two_days_then_score_the_third_finds_its_scanners(engine, tmp_path):
+    info = simulate_weblogs(tmp_path / "sim", visitors=600, scanners=12, days=3, seed=2)
+    baseline_log, day3_log = _split_days(Path(info["log"]), tmp_path / "split", "[06/Mar/2024")
+    baseline, _ = read_weblogs([baseline_log], engine)
+    day3, _ = read_weblogs([day3_log], engine)
+    detector = WebSessionDetector().fit(baseline, engine)
+    scores = detector.score(day3)
+    labels = load_labels(info["labels"])
+    day3_ips = set(engine.to_pandas(day3.select("client_ip").distinct())["client_ip"])
+    scanners = set(labels.loc[labels["role"] == "scanner", "ip"])
+    assert len(scanners & day3_ips) >= 5 and scanners - day3_ips      # some scanners struck earlier only
+    findings = detector.detect(scores)
+    found = {f.actors["ips"][0] for f in findings}
+    assert scanners & day3_ips <= found and scanners & day3_ips <= set(scores.high_ips())
+    assert found <= day3_ips
+    sessions = engine.to_pandas(scores.sessions.select("client_ip", "user_agent", "risk"))
+    metrics = evaluate_sessions(sessions, labels)
+    assert metrics["unlabelled_sessions"] == 0 and metrics["scanner_sessions"]["share_high"] == 1.0
+    assert metrics["benign_sessions"]["sessions"] > 300 and metrics["benign_sessions"]["share_high"] <= 0.01

@@ -67,6 +67,21 @@ class Engine:
         self.con.to_parquet(expr, target)
         return self.read_parquet(folder if self.name == "duckdb" else target)
 
+    def write_parquet(self, expr: ibis.Table, path: str | Path) -> Path:
+        """Write a table as Parquet at ``path``: one file on DuckDB, a folder of parts on Spark.
+
+        Spark's default INT96 timestamps read back as naive nanoseconds; the canonical schema is UTC
+        microseconds, so Spark writes ``TIMESTAMP_MICROS``. The one place that knows either detail.
+        """
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if self.name == "spark":
+            self.spark.conf.set("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
+            self.con.to_parquet(expr, str(path), mode="overwrite")
+        else:
+            self.con.to_parquet(expr, str(path))
+        return path
+
     def staging_folder(self, name: str) -> Path:
         """A fresh folder in the staging area, for a reader that writes Parquet parts itself."""
         folder = self.staging / name / uuid.uuid4().hex

@@ -2,6 +2,16 @@
 
 Users' scripts and the evaluation read ``findings.jsonl``, so the keys here are stable. Detector-
 specific numbers go in ``evidence``; everything an analyst needs to act goes in ``explanation``.
+
+Every finding names its entities by *role*: ``actors`` are the attacking side (source addresses,
+user agents, the account an intruder moves with), ``targets`` what they went for (accounts tried,
+hosts scanned, compromised accounts). Both map an entity type from :data:`ENTITY_TYPES` to values;
+``entities`` is their union, kept for scripts written against the first contract. Artefacts are
+built from roles only, so a scanned host can never reach a blocklist.
+
+A :class:`Kind` is the registry entry each hunt package declares for every finding kind it produces
+(``tracehound.registry`` collects them): name, canonical table, ATT&CK mapping, which entity types
+are actors and targets, whether actor addresses may be blocked, and the plot family the report draws.
 """
 
 from __future__ import annotations
@@ -14,6 +24,43 @@ from typing import Iterable
 import orjson
 
 SEVERITIES = ("low", "medium", "high")
+#: Entity types a finding's ``actors`` / ``targets`` / ``entities`` may hold.
+ENTITY_TYPES = ("users", "ips", "hosts", "user_agents", "ports")
+#: Plot families the report knows how to draw from a kind's evidence.
+PLOT_FAMILIES = ("spray", "series", "path")
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One finding kind, declared once by the hunt package that produces it.
+
+    ``actors`` / ``targets``: the entity types a finding of this kind lists in each role.
+    ``blockable``: its actors' addresses are an attacker's own and may go to a blocklist (a
+    rotating residential proxy of a low-and-slow spray, or an internal account, is not).
+    ``blockable_agents``: its actors' user agents are a tool's fingerprint (a spray campaign's
+    invariant agent) and may go to the user-agent blocklist; a web visitor's browser string is not.
+    ``plot``: the report's plot family for its evidence (one of :data:`PLOT_FAMILIES`), or None.
+    """
+
+    name: str
+    hunt: str
+    table: str
+    title: str
+    tactic: str
+    technique: str
+    technique_name: str
+    actors: tuple[str, ...] = ()
+    targets: tuple[str, ...] = ()
+    blockable: bool = False
+    plot: str | None = None
+    blockable_agents: bool = False
+
+    def __post_init__(self) -> None:
+        bad = [t for t in (*self.actors, *self.targets) if t not in ENTITY_TYPES]
+        if bad:
+            raise ValueError(f"kind {self.name}: unknown entity type(s) {bad}; expected {ENTITY_TYPES}")
+        if self.plot is not None and self.plot not in PLOT_FAMILIES:
+            raise ValueError(f"kind {self.name}: unknown plot family {self.plot!r}")
 
 
 def rank_key(finding: "Finding | dict") -> tuple[int, float]:
@@ -36,9 +83,19 @@ def iso_utc(value) -> str | None:
     return str(value)
 
 
+def _union(*roles: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Entity type → values of every role, in order, without repeats."""
+    merged: dict[str, list[str]] = {}
+    for role in roles:
+        for kind, values in role.items():
+            merged.setdefault(kind, [])
+            merged[kind].extend(v for v in values if v not in merged[kind])
+    return merged
+
+
 @dataclass
 class Finding:
-    """One finding: what was seen, how bad, which raw records, and why."""
+    """One finding: what was seen, how bad, who did it to whom, which raw records, and why."""
 
     kind: str
     id: str
@@ -47,15 +104,23 @@ class Finding:
     score: float
     first_seen: str | None
     last_seen: str | None
-    entities: dict[str, list[str]] = field(default_factory=dict)
+    actors: dict[str, list[str]] = field(default_factory=dict)
+    targets: dict[str, list[str]] = field(default_factory=dict)
     event_ids: list[str] = field(default_factory=list)
     explanation: str = ""
     evidence: dict = field(default_factory=dict)
     success_event_ids: list[str] | None = None
+    entities: dict[str, list[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.severity not in SEVERITIES:
             raise ValueError(f"severity {self.severity!r} is not one of {SEVERITIES}")
+        for role in (self.actors, self.targets):
+            bad = [k for k in role if k not in ENTITY_TYPES]
+            if bad:
+                raise ValueError(f"finding {self.id}: unknown entity type(s) {bad}; expected {ENTITY_TYPES}")
+        if not self.entities:
+            self.entities = _union(self.actors, self.targets)
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -80,13 +145,17 @@ def dumps(finding: Finding | dict) -> bytes:
     return orjson.dumps(data, default=_default, option=orjson.OPT_SERIALIZE_NUMPY)
 
 
+def ordered(findings: Iterable[Finding]) -> list[Finding]:
+    """Findings most severe first, then by score, then by id: the same order on every engine."""
+    return sorted(findings, key=lambda f: (*rank_key(f), f.id))
+
+
 def write_jsonl(findings: Iterable[Finding], path: str | Path) -> Path:
-    """Write findings one JSON object per line, most severe first, then by score."""
+    """Write findings one JSON object per line, in :func:`ordered` order."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    ordered = sorted(findings, key=rank_key)
     with path.open("wb") as out:
-        for f in ordered:
+        for f in ordered(findings):
             out.write(dumps(f) + b"\n")
     return path
 

@@ -75,11 +75,21 @@ CONNECTIONS = pa.schema([
     ("source", pa.string()),
 ])
 
+#: Antivirus / EDR detections, one row per detection on a user's machine: what ``av-sustained``
+#: counts. No reader parses a vendor's export into it; it arrives as Parquet in this schema.
+DETECTIONS = pa.schema([
+    ("event_id", pa.string()),
+    ("time", TIME),
+    ("user", pa.string()),
+    ("detection", pa.string()),
+])
+
 TABLES: dict[str, pa.Schema] = {
     "signins": SIGNINS,
     "logons": LOGONS,
     "web_requests": WEB_REQUESTS,
     "connections": CONNECTIONS,
+    "detections": DETECTIONS,
 }
 
 

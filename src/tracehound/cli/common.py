@@ -8,6 +8,7 @@ from typing import Iterator
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from .. import __version__
@@ -31,7 +32,7 @@ def friendly_errors() -> Iterator[None]:
     try:
         yield
     except TracehoundError as exc:
-        console.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
+        console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, markup=True, soft_wrap=True)
         raise typer.Exit(code=2) from None
 
 
@@ -45,13 +46,11 @@ def open_engine(name: str, master: str | None) -> Iterator[Engine]:
         engine.close()
 
 
-def report_reads(report: ReadReport, out_dir: Path | None, label: str = "read") -> None:
-    """Print what a reader did and, if anything was set aside, write and point at rejects.jsonl."""
+def report_reads(report: ReadReport, rejects: Path | None, label: str = "read") -> None:
+    """Print what the readers did and where the set-aside records were written (``rejects``)."""
     console.print(f"{label}: {report.summary()}")
-    if (report.bad_count or report.unreadable_files) and out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        path = report.write_rejects(out_dir / "rejects.jsonl")
-        console.print(f"  set-aside records and unreadable files: {path}")
+    if rejects is not None:
+        console.print(f"  set-aside records and unreadable files: {rejects}")
     for rec in report.unreadable_files[:10]:
         console.print(f"  [yellow]unreadable[/] {rec.file}: {rec.reason}", highlight=False)
 

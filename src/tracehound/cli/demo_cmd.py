@@ -13,6 +13,7 @@ from typing import Optional
 
 import typer
 
+from ..config import HuntConfig
 from ..simulate.connections import ConnSimConfig, simulate_connections
 from ..simulate.logons import LogonSimConfig, simulate_logons
 from ..simulate.signins import simulate_signins
@@ -68,6 +69,6 @@ def demo(
         out.print(summary_table("tracehound demo: simulated", planted))
         inputs = [*signins.paths, Path(logons["path"]), Path(conns["path"]), Path(web["log"])]
         run_and_report(inputs, out_dir / "results", engine_name=engine_name, master=master,
-                       config=demo_config(out_dir / "demo.toml"), quiet=quiet,
+                       config=HuntConfig.load(demo_config(out_dir / "demo.toml")), quiet=quiet,
                        title="tracehound demo report")
         out.print(f"Open {out_dir / 'results' / 'report.html'} in a browser.")

@@ -1,4 +1,5 @@
-"""``tracehound fanout``, ``simulate logons|connections`` and ``evaluate fanout``: thin CLI wrappers."""
+"""``tracehound fanout`` (options mapped onto one ``[fanout.PRESET]`` or ``[mismatch]`` section of the
+one pipeline), ``simulate logons|connections`` and ``evaluate fanout``."""
 
 from __future__ import annotations
 
@@ -8,16 +9,18 @@ from typing import Optional
 
 import typer
 
+from .. import registry
+from ..config import HuntConfig
 from ..errors import ConfigError
-from ..fanout import SEED_ONLY, FanoutDetector, ProtocolMismatch, custom_spec, parse_where, preset
-from ..findings import write_jsonl
-from ..readers.connections import read_connections
-from ..readers.logons import LogonFilter, parse_time, read_logons
+from ..fanout import SEED_ONLY
+from ..readers.logons import LogonFilter, parse_time
 from . import app, evaluate_app, simulate_app
-from .common import (ENGINE_OPTION, MASTER_OPTION, console, friendly_errors, open_engine, out,
-                     report_reads, summary_table)
+from .common import (ENGINE_OPTION, MASTER_OPTION, QUIET_OPTION, console, friendly_errors, open_engine,
+                     summary_table)
+from .hunt_cmd import print_top, run_and_report
 
-MISMATCH = "protocol-mismatch"
+#: ``--preset protocol-mismatch`` runs the ``[mismatch]`` hunt.
+MISMATCH, MISMATCH_SECTION = "protocol-mismatch", "mismatch"
 
 
 def _mapping(items: list[str]) -> dict[str, str] | None:
@@ -30,38 +33,22 @@ def _mapping(items: list[str]) -> dict[str, str] | None:
     return result or None
 
 
-def _read(paths: list[Path], table: str, engine, out_dir: Path, mapping, accounts: LogonFilter):
-    """Parquet inputs are taken as already-canonical tables; anything else goes through a reader."""
-    if paths and all(p.suffix == ".parquet" or (p.is_dir() and any(p.glob("*.parquet"))) for p in paths):
-        tables = [engine.read_parquet(p) for p in paths]
-        result = tables[0]
-        for extra in tables[1:]:
-            result = result.union(extra)
-        return result
-    if table == "logons":
-        result, report = read_logons(paths, engine, accounts=accounts)
-    elif table == "connections":
-        result, report = read_connections(paths, engine, mapping)
-    else:
-        raise ConfigError(f"the {table} table has no log reader; pass it as Parquet files")
-    report_reads(report, out_dir)
-    return result
-
-
 @app.command()
 def fanout(
     paths: list[Path] = typer.Argument(..., help="Log files, folders, globs or canonical Parquet."),
     preset_name: str = typer.Option("lateral", "--preset",
                                     help="lateral, password-guessing, brute-force, host-scan, port-scan, av-sustained, "
                                          "protocol-mismatch or custom (with --entity/--target)."),
-    out_dir: Path = typer.Option(Path("fanout-out"), "--out", help="Folder for findings.jsonl."),
-    baseline_days: float = typer.Option(14, help="Baseline window before the detection window, days."),
+    out_dir: Path = typer.Option(Path("fanout-out"), "--out", help="Folder for findings.jsonl and the other "
+                                                                   "outputs."),
+    baseline_days: Optional[float] = typer.Option(None, help="Baseline window before the detection window, "
+                                                             "days (default 14)."),
     detect_last: Optional[str] = typer.Option(None, help="Detection window (default: the preset's, 1h; "
                                                             "password-guessing and brute-force 1d)."),
     end: Optional[str] = typer.Option(None, help="End of the detection window, ISO-8601 UTC "
                                                  "(default: end of the newest bucket)."),
     bucket: Optional[str] = typer.Option(None, help="Bucket width: 10m, 1h, 1d ..."),
-    k: float = typer.Option(2.0, help="Bound = ceil(mean + k·σ)."),
+    k: Optional[float] = typer.Option(None, help="Bound = ceil(mean + k·σ) (default 2)."),
     seed_only: bool = typer.Option(False, "--seed-only",
                                    help="The seed statistic alone: no cold start, no new-target rule, "
                                         "no half-shifted buckets, detection window inside the "
@@ -76,39 +63,53 @@ def fanout(
     keep_system: bool = typer.Option(False, "--keep-system", help="Keep SYSTEM / service logons."),
     engine_name: str = ENGINE_OPTION,
     master: Optional[str] = MASTER_OPTION,
+    quiet: bool = QUIET_OPTION,
 ) -> None:
-    """Find entities that reached unusually many distinct targets (lateral movement, scans)."""
-    with friendly_errors(), open_engine(engine_name, master) as engine:
-        accounts = LogonFilter(not keep_machine, not keep_anonymous, not keep_system)
-        if preset_name == MISMATCH:
-            conns = _read(paths, "connections", engine, out_dir, _mapping(map_), accounts)
-            findings = ProtocolMismatch().detect(conns, engine)
-            rows = [("hunt", MISMATCH)]
-        else:
-            if preset_name == "custom":
-                if not entity or not target:
-                    raise ConfigError("--preset custom needs --entity and --target")
-                spec = custom_spec(table, entity, target, where=parse_where(where))
-            else:
-                spec = preset(preset_name)
-            options = SEED_ONLY if seed_only else {}
-            detector = FanoutDetector(spec, bucket=bucket, detect_last=detect_last,
-                                      end=parse_time(end) if end else None,
-                                      baseline_days=baseline_days, k=k, **options)
-            data = _read(paths, spec.table, engine, out_dir, _mapping(map_), accounts)
-            findings = detector.fit(data, engine).detect(data, engine)
-            w = detector.windows_
-            rows = [("hunt", spec.name), ("entities with a baseline", f"{len(detector.stats_):,}")]
-            if w is not None:
-                rows += [("baseline", f"{w.to_time(w.baseline_start):%Y-%m-%d %H:%M} – "
-                                      f"{w.to_time(w.baseline_end):%Y-%m-%d %H:%M} UTC"),
-                         ("detection", f"{w.to_time(w.detect_start):%Y-%m-%d %H:%M} – "
-                                       f"{w.to_time(w.detect_end):%Y-%m-%d %H:%M} UTC")]
-        path = write_jsonl(findings, out_dir / "findings.jsonl")
-        rows += [("findings", str(len(findings))), ("written to", str(path))]
-        console.print(summary_table("fan-out", rows))
-        for f in sorted(findings, key=lambda f: -f.score)[:10]:
-            out.print(f"[{f.severity}] {f.explanation}", highlight=False)
+    """Find entities that reached unusually many distinct targets (`hunt --only fanout.PRESET`)."""
+    with friendly_errors():
+        section, params = _section(preset_name, entity=entity, target=target, table=table, where=where)
+        if section != MISMATCH_SECTION:
+            given = {"baseline_days": baseline_days, "detect_last": detect_last, "bucket": bucket, "k": k,
+                     "end": parse_time(end) if end else None}
+            params.update({key: value for key, value in given.items() if value is not None})
+            if seed_only:
+                params.update(SEED_ONLY)
+        read_options = {"logons": {"accounts": LogonFilter(not keep_machine, not keep_anonymous, not keep_system)},
+                        "connections": {"mapping": _mapping(map_)}}
+        result = run_and_report(paths, out_dir, engine_name=engine_name, master=master,
+                                config=HuntConfig({section: params}), only=[section], quiet=quiet,
+                                read_options=read_options, extra=lambda r, _out: _windows(r, section),
+                                title="tracehound fan-out report")
+        print_top(result)
+
+
+def _section(preset_name: str, *, entity, target, table, where) -> tuple[str, dict]:
+    """The hunt section and its parameters for ``--preset``."""
+    if preset_name == MISMATCH:
+        return MISMATCH_SECTION, {}
+    if preset_name == "custom":
+        if not entity or not target:
+            raise ConfigError("--preset custom needs --entity and --target")
+        return "fanout.custom", {"table": table, "entity": entity, "target": target, "where": list(where)}
+    section = f"fanout.{preset_name}"
+    if section not in registry.hunts():
+        raise ConfigError(f"unknown fan-out preset {preset_name!r}; expected one of "
+                          + ", ".join(s.split(".", 1)[1] for s in registry.hunts() if s.startswith("fanout."))
+                          + f" or {MISMATCH}")
+    return section, {}
+
+
+def _windows(result, section: str) -> list[tuple[str, str]]:
+    """The windows the hunt searched: an analyst must know which hours "no finding" speaks for."""
+    scores = result.scores.get(section)
+    w = getattr(scores, "windows", None)
+    if w is None:
+        return [("hunt", section)]
+    return [("hunt", section), ("entities with a baseline", f"{scores.baseline_entities:,}"),
+            ("baseline", f"{w.to_time(w.baseline_start):%Y-%m-%d %H:%M} – "
+                         f"{w.to_time(w.baseline_end):%Y-%m-%d %H:%M} UTC"),
+            ("detection", f"{w.to_time(w.detect_start):%Y-%m-%d %H:%M} – "
+                          f"{w.to_time(w.detect_end):%Y-%m-%d %H:%M} UTC")]
 
 
 @simulate_app.command("logons")
@@ -168,7 +169,7 @@ def evaluate_fanout_cmd(
     master: Optional[str] = MASTER_OPTION,
 ) -> None:
     """Recall and false findings per 1,000 entity-days on the simulators, seed vs improved."""
-    from ..fanout.evaluate import evaluate_fanout
+    from ..evaluation.fanout import evaluate_fanout
 
     with friendly_errors(), open_engine(engine_name, master) as engine:
         try:

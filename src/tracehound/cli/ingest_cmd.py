@@ -12,6 +12,7 @@ import typer
 from rich.progress import Progress
 
 from ..readers.signins import read_signins
+from ..report import write_rejects
 from . import app
 from .common import (ENGINE_OPTION, MASTER_OPTION, QUIET_OPTION, console, friendly_errors, open_engine,
                      report_reads)
@@ -37,14 +38,7 @@ def ingest_signins(
             task = bar.add_task("reading sign-in files", total=None)
             table, report = read_signins(
                 paths, eng, progress=lambda done, total: bar.update(task, completed=done, total=total))
-        out.parent.mkdir(parents=True, exist_ok=True)
-        if eng.name == "spark":
-            # Spark's default INT96 timestamps read back as naive nanoseconds; the canonical
-            # schema is UTC microseconds.
-            eng.spark.conf.set("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
-            eng.con.to_parquet(table, str(out), mode="overwrite")
-        else:
-            eng.con.to_parquet(table, str(out))
-        report_reads(report, out.parent)
+        eng.write_parquet(table, out)
+        report_reads(report, write_rejects(report, out.parent))
         formats = ", ".join(f"{n} {fmt}" for fmt, n in sorted(report.formats.items()))
         console.print(f"wrote {report.records:,} sign-ins to {out} ({formats})", highlight=False)

@@ -1,31 +1,35 @@
-"""``tracehound spray`` and ``tracehound evaluate spray``: thin CLI wrappers over :mod:`tracehound.spray`."""
+"""``tracehound spray`` (options mapped onto the ``[spray]`` section of the one pipeline) and
+``tracehound evaluate spray``."""
 
 from __future__ import annotations
 
 import contextlib
 import tempfile
-import time
 from pathlib import Path
 from typing import Optional
 
-import orjson
 import typer
 
-from ..findings import write_jsonl
-from ..readers.signins import read_signins
-from ..spray import PRESETS, SprayHunter
-from ..spray.evaluate import markdown_tables, real_and_evaluate, simulate_and_evaluate
+from .. import registry
+from ..config import HuntConfig
+from ..errors import ConfigError
+from ..report.tables import write_records
+from ..spray import PRESETS
 from . import app, evaluate_app
-from .common import (ENGINE_OPTION, MASTER_OPTION, QUIET_OPTION, console, friendly_errors, open_engine,
-                     out, report_reads, summary_table)
+from .common import ENGINE_OPTION, MASTER_OPTION, QUIET_OPTION, console, friendly_errors, open_engine, out
+from .hunt_cmd import print_top, run_and_report
+
+
+#: The hunt section this command runs.
+SECTION = "spray"
 
 
 @app.command()
 def spray(
     paths: list[Path] = typer.Argument(..., help="SigninLogs exports (JSON Lines, CSV, Parquet), files, "
                                                  "folders or globs."),
-    out_dir: Path = typer.Option(Path("spray-out"), "--out", help="Folder for findings.jsonl and "
-                                                                  "clusters.jsonl."),
+    out_dir: Path = typer.Option(Path("spray-out"), "--out", help="Folder for findings.jsonl, "
+                                                                  "clusters.jsonl and the other outputs."),
     preset: str = typer.Option("default", "--preset", help=f"One of: {', '.join(PRESETS)} (mstic = the "
                                                            "published settings)."),
     failure_codes: Optional[str] = typer.Option(None, "--failure-codes",
@@ -36,39 +40,29 @@ def spray(
     master: Optional[str] = MASTER_OPTION,
     quiet: bool = QUIET_OPTION,
 ) -> None:
-    """Find low-and-slow password spray campaigns and the accounts they got into."""
-    with friendly_errors(), open_engine(engine_name, master) as engine:
-        started = time.perf_counter()
-        overrides: dict = {"random_state": seed}
+    """Find low-and-slow password spray campaigns and the accounts they got into (`hunt --only spray`)."""
+    with friendly_errors():
+        params: dict = {"preset": preset, "random_state": seed}
         if failure_codes:
-            overrides["failure_codes"] = tuple(_codes(failure_codes))
-        hunter = SprayHunter.from_preset(preset, **overrides)
-        with _status("reading sign-ins", quiet):
-            table, report = read_signins(paths, engine)
-        report_reads(report, out_dir)
-        with _status("hunting", quiet):
-            hunter.fit(table, engine=engine)
-            clusters = hunter.score()
-            findings = hunter.to_findings(clusters)
-        path = write_jsonl(findings, out_dir / "findings.jsonl")
-        with (out_dir / "clusters.jsonl").open("wb") as fh:
-            for row in clusters.to_dict(orient="records"):
-                fh.write(orjson.dumps(row, default=str, option=orjson.OPT_SERIALIZE_NUMPY) + b"\n")
-        kinds = {k: sum(f.kind == k for f in findings) for k in ("password_spray", "fast_spray", "brute_force")}
-        compromised = sorted({u for f in findings for u in f.evidence.get("compromised_users", [])})
-        console.print(summary_table("spray hunt", [
-            ("preset", preset),
-            ("failed sign-ins clustered", f"{int(hunter.patterns_.n.sum()):,} "
-                                          f"({len(hunter.patterns_)} distinct bit-patterns)"),
-            ("set aside as typos", f"{hunter.retried_excluded_:,}"),
-            ("low-and-slow campaigns", str(kinds["password_spray"])),
-            ("fast sprays / brute force", f"{kinds['fast_spray']} / {kinds['brute_force']}"),
-            ("likely compromised accounts", str(len(compromised))),
-            ("findings", str(path)),
-            ("seconds", f"{time.perf_counter() - started:.1f}"),
-        ]))
-        for f in sorted(findings, key=lambda f: -f.score)[:10]:
-            out.print(f"[{f.severity}] {f.title}\n  {f.explanation}", highlight=False)
+            params["failure_codes"] = tuple(_codes(failure_codes))
+        result = run_and_report(paths, out_dir, engine_name=engine_name, master=master,
+                                config=HuntConfig({SECTION: params}), only=[SECTION], quiet=quiet,
+                                extra=_clusters, title="tracehound spray report")
+        print_top(result)
+
+
+def _clusters(result, out_dir: Path) -> list[tuple[str, str]]:
+    """``clusters.jsonl`` and the spray's own summary rows."""
+    scores = result.scores.get(SECTION)
+    if scores is None:
+        return []
+    path = write_records(scores.clusters, out_dir / "clusters.jsonl")
+    counts = result.counts()
+    compromised = sorted({u for f in result.findings for u in f.evidence.get("compromised_users", [])})
+    rows = [("set aside as typos", f"{scores.retried_excluded:,}")]
+    rows += [(kind.title, str(counts.get(name, 0))) for name, kind in registry.kinds().items()
+             if kind.hunt == SECTION]
+    return rows + [("likely compromised accounts", str(len(compromised))), ("clusters.jsonl", str(path))]
 
 
 def _status(message: str, quiet: bool):
@@ -77,8 +71,6 @@ def _status(message: str, quiet: bool):
 
 
 def _codes(text: str) -> list[int]:
-    from ..errors import ConfigError
-
     try:
         return [int(c) for c in text.split(",") if c.strip()]
     except ValueError:
@@ -111,6 +103,8 @@ def evaluate_spray(
     quiet: bool = QUIET_OPTION,
 ) -> None:
     """Run the spray hunt on labelled tenants and print found / coverage / purity / precision / recall."""
+    from ..evaluation.spray import markdown_tables, real_and_evaluate, simulate_and_evaluate
+
     with friendly_errors(), open_engine(engine_name, master) as engine:
         with tempfile.TemporaryDirectory(prefix="tracehound-eval-") as tmp:
             folder = work_dir or Path(tmp)

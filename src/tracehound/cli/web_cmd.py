@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 import json
-from contextlib import nullcontext
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import List, Optional
 
 import typer
 
+from .. import hunt as hunting
+from ..config import HuntConfig
 from ..errors import ConfigError
-from ..findings import write_jsonl
-from ..readers.weblogs import read_weblogs
-from ..web.blocklist import FORMATS, write_blocklist
-from ..web.evaluate import evaluate_sessions, load_labels
-from ..web.scoring import RISK_NAMES, WebSessionDetector, canaries_from_robots, split_baseline
+from ..report.blocklist import FORMATS, write_blocklist
+from ..report.tables import write_csv
+from ..web.scoring import canaries_from_robots
 from . import app, evaluate_app, simulate_app
-from .common import (ENGINE_OPTION, MASTER_OPTION, QUIET_OPTION, console, friendly_errors, open_engine,
-                     out, report_reads, summary_table)
+from .common import (ENGINE_OPTION, MASTER_OPTION, QUIET_OPTION, friendly_errors, open_engine, out,
+                     report_reads, summary_table)
+from .hunt_cmd import run_and_report
 
 
 def _parse_time(text: str | None) -> datetime | None:
@@ -31,15 +31,14 @@ def _parse_time(text: str | None) -> datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
-def _detector(gap_minutes: float, client: str, min_severity: str, canaries: list[str]) -> WebSessionDetector:
-    return WebSessionDetector(gap_minutes=gap_minutes, client=client, min_severity=min_severity,
-                              canary_paths=tuple(canaries))
+#: The hunt section this command runs.
+SECTION = "web"
 
 
 @app.command()
 def web(
     paths: List[str] = typer.Argument(..., help="Access logs: files, folders or globs (gzip is fine)."),
-    out_dir: Path = typer.Option(..., "--out", help="Folder for findings.jsonl, ips.csv, rejects.jsonl."),
+    out_dir: Path = typer.Option(..., "--out", help="Folder for findings.jsonl, ips.csv and the other outputs."),
     blocklist: Optional[Path] = typer.Option(None, "--blocklist", help="Write the HIGH client IPs here."),
     blocklist_format: str = typer.Option("plain", "--blocklist-format",
                                          help=f"Blocklist format: {', '.join(FORMATS)}."),
@@ -54,7 +53,7 @@ def web(
     spark_master: Optional[str] = MASTER_OPTION,
     quiet: bool = QUIET_OPTION,
 ) -> None:
-    """Hunt scanners in access logs: rare request transitions, rated HIGH / MEDIUM / LOW."""
+    """Hunt scanners in access logs: rare request transitions, rated HIGH / MEDIUM / LOW (`hunt --only web`)."""
     with friendly_errors():
         canaries = list(canary)
         if robots is not None:
@@ -62,32 +61,33 @@ def web(
                 canaries += canaries_from_robots(robots.read_text(encoding="utf-8", errors="replace"))
             except OSError as exc:
                 raise ConfigError(f"cannot read robots.txt {robots}: {exc.strerror}") from None
-        until = _parse_time(baseline_until)
         if blocklist_format not in FORMATS:
             raise ConfigError(f"--blocklist-format must be one of {', '.join(FORMATS)}")
-        with open_engine(engine, spark_master) as eng:
-            with console.status("reading access logs", spinner="dots") if not quiet else nullcontext():
-                requests, report = read_weblogs(paths, eng)
-            report_reads(report, out_dir)
-            detector = _detector(gap_minutes, client, min_severity, canaries)
-            with console.status("fitting and scoring sessions", spinner="dots") if not quiet else nullcontext():
-                detector.fit(split_baseline(requests, until) if until else requests, eng)
-                findings = detector.detect(requests)
-                ips = eng.to_pandas(detector.score_ips(requests).order_by(["client_ip"]))
-            out_dir.mkdir(parents=True, exist_ok=True)
-            write_jsonl(findings, out_dir / "findings.jsonl")
-            ips["risk"] = ips["risk"].map(RISK_NAMES)
-            ips.sort_values(["high_sessions", "score"], ascending=False).to_csv(out_dir / "ips.csv", index=False)
-            high = ips.loc[ips["risk"] == "high", "client_ip"].tolist()
-            rows = [("requests", f"{report.records:,}"), ("clients in model", f"{detector.n_clients_:,}"),
-                    ("findings", f"{len(findings):,}"), ("HIGH client IPs", f"{len(high):,}"),
-                    ("output", str(out_dir))]
+        params = {"gap_minutes": gap_minutes, "client": client, "min_severity": min_severity}
+        if canaries:
+            params["canary_paths"] = tuple(canaries)
+
+        def extra(result, out: Path) -> list[tuple[str, str]]:
+            scores = result.scores.get(SECTION)
+            if scores is None:
+                return []
+            clients = scores.per_client()
+            write_csv(clients.sort_values(["high_sessions", "score", "client_ip"], ascending=[False, False, True]),
+                      out / "ips.csv")
+            high = scores.high_ips()
+            rows = [("clients in model", f"{scores.n_clients:,}"), ("HIGH client IPs", f"{len(high):,}"),
+                    ("ips.csv", str(out / "ips.csv"))]
             if blocklist is not None:
                 path, written, skipped = write_blocklist(high, blocklist, blocklist_format)
                 rows.append(("blocklist", f"{path} ({written} addresses, {skipped} invalid skipped)"))
-            out.print(summary_table("tracehound web", rows))
-            for f in findings[:10]:
-                out.print(f.title, highlight=False)
+            return rows
+
+        result = run_and_report(paths, out_dir, engine_name=engine, master=spark_master,
+                                config=HuntConfig({SECTION: params}), only=[SECTION], quiet=quiet,
+                                baseline_until=_parse_time(baseline_until), extra=extra,
+                                title="tracehound web report")
+        for f in result.findings[:10]:
+            out.print(f.title, highlight=False)
 
 
 @simulate_app.command("weblogs")
@@ -117,13 +117,15 @@ def evaluate_web(
     spark_master: Optional[str] = MASTER_OPTION,
 ) -> None:
     """Share of scanner sessions rated HIGH and of benign sessions rated HIGH, against labels."""
+    from ..evaluation.web import evaluate_sessions, load_labels
+
     with friendly_errors():
         truth = load_labels(labels)
         with open_engine(engine, spark_master) as eng:
-            requests, report = read_weblogs(paths, eng)
-            report_reads(report, None)
-            detector = WebSessionDetector().fit(requests, eng)
-            sessions = eng.to_pandas(detector.score(requests).select("client_ip", "user_agent", "risk"))
+            result = hunting.run(paths, eng, HuntConfig(), only=[SECTION])
+            report_reads(result.read_summary(), None)
+            scored = result.scores[SECTION].sessions
+            sessions = eng.to_pandas(scored.select("client_ip", "user_agent", "risk"))
         metrics = evaluate_sessions(sessions, truth)
         text = json.dumps(metrics, indent=2)
         if out_file is not None:

@@ -26,6 +26,12 @@ Four improvements sit on top, each switchable so the seed statistic alone can be
   the same bound: a burst that straddles a bucket boundary (10:40–11:20) is split by the aligned
   grid into two halves that may each stay under the bound, but falls whole into a shifted bucket.
 
+Fit on the baseline, score later (the seed method's own use: a baseline of 7–15 days, alert on the
+newest hour, every hour): ``fit`` keeps two small tables on the engine over the last
+``baseline_days + detect_last`` of the baseline — per (entity, bucket) counts and per (entity,
+target) first and last bucket — and ``score`` takes its detection window from the events it is
+given, so a new day or hour scored after fitting is never silently outside the window.
+
 All row work is Ibis; only per-entity aggregates and the flagged entities' detection-window rows come
 back to Python.
 """
@@ -40,16 +46,22 @@ import ibis
 import numpy as np
 import pandas as pd
 
+from ..contract import check_fitted
+from ..durations import seconds
 from ..engine import Engine
-from ..errors import ConfigError, NotFittedError
+from ..errors import ConfigError
 from ..findings import Finding
 from .findings import build_findings
-from .presets import FanoutSpec, preset, seconds
+from .presets import FanoutSpec, preset
 
 #: Switch every improvement off: the seed's statistic alone (for side-by-side evaluation).
 SEED_ONLY = {"exclude_detection": False, "cold_start": False, "require_new": False, "overlap": False}
 #: Rows of a flagged entity's detection window fetched for the finding (targets, event ids).
 MAX_DETAIL_ROWS = 200_000
+#: Columns of :attr:`FanoutScores.frame` and :attr:`FanoutScores.stats`.
+FRAME_COLUMNS = ["entity", "b", "offset", "bucket_start", "n", "new", "mean", "sigma", "bound", "basis",
+                 "exceeds"]
+STATS_COLUMNS = ["entity", "mean", "sigma", "active", "first_b", "cold"]
 
 
 @dataclass(frozen=True)
@@ -69,6 +81,28 @@ class Windows:
     def to_time(self, bucket: float) -> datetime:
         """Start of bucket ``bucket`` (``b + 0.5``: the half-shifted bucket ``b``)."""
         return datetime.fromtimestamp(bucket * self.width, tz=timezone.utc)
+
+
+@dataclass(frozen=True, eq=False)
+class FanoutScores:
+    """What :meth:`FanoutDetector.score` measured on one events table; no verdict but the bound test.
+
+    ``windows``: None when the events had no rows and no ``end`` was set. ``frame``: one row per
+    (entity, bucket) of the detection window (:data:`FRAME_COLUMNS`). ``stats``: per entity with a
+    baseline, ``entity, mean, sigma, active, first_b, cold``; ``population``: ``mean, sigma, buckets``
+    over established entities' active buckets. ``rows``: the scored events' prepared rows, and
+    ``baseline_counts`` / ``baseline_pairs`` the fitted tables, so :meth:`FanoutDetector.detect`
+    reads nothing from the detector but its parameters.
+    """
+
+    windows: Windows | None
+    frame: pd.DataFrame
+    stats: pd.DataFrame
+    population: dict
+    baseline_entities: int
+    rows: ibis.Table
+    baseline_counts: ibis.Table
+    baseline_pairs: ibis.Table
 
 
 def bound(mean: np.ndarray | float, sigma: np.ndarray | float, k: float, sigma_floor: float):
@@ -93,18 +127,32 @@ def baseline_moments(s1: np.ndarray, s2: np.ndarray, n: int) -> tuple[np.ndarray
     return mean, np.sqrt(var)
 
 
+def _number(name: str, value, minimum: float, strict: bool) -> None:
+    """ConfigError unless ``value`` is a real number above (``strict``) or at least ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+        raise ConfigError(f"{name} must be a number, got {value!r}")
+    if value < minimum or (strict and value == minimum):
+        raise ConfigError(f"{name} must be {'>' if strict else '>='} {minimum:g}, got {value!r}")
+
+
+def _integer(name: str, value, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigError(f"{name} must be a whole number >= {minimum}, got {value!r}")
+
+
 class FanoutDetector:
     """Per-entity baseline of distinct targets per bucket; flags buckets above ``ceil(mean + k·σ)``.
 
     Parameters are stored as given (scikit-learn convention). ``preset`` names a
-    :data:`~tracehound.fanout.presets.PRESETS` entry or is a :class:`FanoutSpec`; ``bucket`` and
-    ``detect_last`` override the preset's. ``end`` is the end of the detection window (default: the
-    end of the bucket holding the newest event). ``baseline_days`` is the window before the detection
-    window (7–15 days is the usual range).
+    :data:`~tracehound.fanout.presets.PRESETS` entry or is a :class:`FanoutSpec`; ``bucket``,
+    ``detect_last`` and ``sustained`` override the preset's. ``end`` is the end of the detection
+    window (a datetime or ISO-8601 text; default: the end of the bucket holding the scored events'
+    newest row). ``baseline_days`` is the window before the detection window (7–15 days is the
+    usual range).
     """
 
     def __init__(self, preset: str | FanoutSpec = "lateral", *, bucket: str | None = None,
-                 detect_last: str | None = None, end: datetime | None = None,
+                 detect_last: str | None = None, end: datetime | str | None = None,
                  baseline_days: float = 14, k: float = 2.0, sigma_floor: float = 1.0,
                  min_history_days: float = 3, exclude_detection: bool = True, cold_start: bool = True,
                  require_new: bool = True, overlap: bool = True, sustained: int | None = None,
@@ -126,27 +174,63 @@ class FanoutDetector:
 
     # -- set-up ----------------------------------------------------------------------------------
     def spec(self) -> FanoutSpec:
-        base = preset(self.preset) if isinstance(self.preset, str) else self.preset
+        """The preset with this detector's ``bucket`` / ``detect_last`` / ``sustained`` applied."""
+        if isinstance(self.preset, str):
+            base = preset(self.preset)
+        elif isinstance(self.preset, FanoutSpec):
+            base = self.preset
+        else:
+            raise ConfigError(f"preset must be a preset name or a FanoutSpec, got {self.preset!r}")
         return base.with_options(bucket=self.bucket, detect_last=self.detect_last,
                                  sustained=self.sustained)
 
-    def _check(self) -> FanoutSpec:
+    def validate(self) -> None:
+        """``ConfigError`` naming the parameter that is of the wrong type or out of range."""
         spec = self.spec()
-        if self.k <= 0 or self.sigma_floor < 0:
-            raise ConfigError(f"k must be > 0 and sigma_floor >= 0 (got k={self.k}, "
-                              f"sigma_floor={self.sigma_floor})")
-        if self.baseline_days <= 0:
-            raise ConfigError(f"baseline_days must be positive (got {self.baseline_days})")
-        width, last = seconds(spec.bucket), seconds(spec.detect_last)
-        if last % width:
+        widths = {}
+        for name, value in (("bucket", spec.bucket), ("detect_last", spec.detect_last)):
+            if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+                raise ConfigError(f"{name} must be a duration like 1h, got {value!r}")
+            try:
+                widths[name] = seconds(value)
+            except ConfigError as exc:
+                raise ConfigError(f"{name}: {exc}") from None
+        if widths["detect_last"] % widths["bucket"]:
             raise ConfigError(f"detect_last {spec.detect_last} is not a whole number of "
                               f"{spec.bucket} buckets")
-        return spec
+        _number("baseline_days", self.baseline_days, 0, strict=True)
+        if round(self.baseline_days * 86400 / widths["bucket"]) < 1:
+            raise ConfigError(f"baseline_days {self.baseline_days:g} is shorter than one {spec.bucket} bucket")
+        _number("k", self.k, 0, strict=True)
+        _number("sigma_floor", self.sigma_floor, 0, strict=False)
+        _number("min_history_days", self.min_history_days, 0, strict=False)
+        for name in ("exclude_detection", "cold_start", "require_new", "overlap"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"{name} must be true or false, got {getattr(self, name)!r}")
+        _integer("sustained", spec.sustained, 1)
+        _integer("max_listed", self.max_listed, 1)
+        self._end_time()
+
+    def _end_time(self) -> datetime | None:
+        """``end`` as an aware UTC datetime (naive means UTC), or ConfigError."""
+        end = self.end
+        if end is None:
+            return None
+        if isinstance(end, str):
+            try:
+                end = datetime.fromisoformat(end.strip().replace("Z", "+00:00"))
+            except ValueError:
+                raise ConfigError(f"end {self.end!r} is not an ISO-8601 time like "
+                                  "2024-03-20T00:00:00Z") from None
+        if not isinstance(end, datetime):
+            raise ConfigError(f"end must be a date and time, got {self.end!r}")
+        return end if end.tzinfo else end.replace(tzinfo=timezone.utc)
 
     def prepare(self, table: ibis.Table) -> ibis.Table:
-        """Filtered rows as ``entity, target, b, shifted, time, event_id`` (``b`` the bucket index,
-        ``shifted`` the index of the bucket shifted by half a width that holds the row: bucket
-        ``s`` of that grid covers ``[(s + ½)·w, (s + 1½)·w)``)."""
+        """Filtered rows as ``entity, target, b, shifted, time, event_id, entity_alt, target_alt``
+        (``b`` the bucket index, ``shifted`` the index of the bucket shifted by half a width that
+        holds the row: bucket ``s`` of that grid covers ``[(s + ½)·w, (s + 1½)·w)``; ``*_alt``: the
+        value came from the fallback column, which decides its entity type in a finding)."""
         spec = self.spec()
         for col in (spec.entity, spec.target, "time", *filter(None, [spec.entity_fallback, spec.target_fallback])):
             if col not in table.columns:
@@ -159,47 +243,111 @@ class FanoutDetector:
         width = seconds(spec.bucket)
         event_id = t.event_id if "event_id" in t.columns else ibis.literal("").name("event_id")
         epoch = t.time.epoch_seconds()
+        no = ibis.literal(False)
         return t.select(entity=spec.entity_of(t).cast("string"), target=spec.target_of(t).cast("string"),
                         b=(epoch // width).cast("int64"), shifted=((epoch - width // 2) // width).cast("int64"),
-                        time=t.time, event_id=event_id)
+                        time=t.time, event_id=event_id,
+                        entity_alt=t[spec.entity].isnull() if spec.entity_fallback else no,
+                        target_alt=t[spec.target].isnull() if spec.target_fallback else no)
 
-    def _windows(self, engine: Engine, rows: ibis.Table, spec: FanoutSpec) -> Windows | None:
+    def _spans(self, spec: FanoutSpec) -> tuple[int, int, int]:
+        """Bucket width in seconds, and the baseline and detection windows in buckets."""
         width = seconds(spec.bucket)
-        if self.end is not None:
-            end = self.end if self.end.tzinfo else self.end.replace(tzinfo=timezone.utc)
+        return width, int(round(self.baseline_days * 86400 / width)), seconds(spec.detect_last) // width
+
+    def _windows(self, rows: ibis.Table, spec: FanoutSpec) -> Windows | None:
+        """The windows of one scored table: detection ends at ``end`` or after its newest row."""
+        width, baseline, detect = self._spans(spec)
+        end = self._end_time()
+        if end is not None:
             detect_end = math.ceil(end.timestamp() / width)
         else:
-            newest = engine.scalar(rows.b.max())
-            if newest is None or (isinstance(newest, float) and math.isnan(newest)):
+            newest = _bucket(self.engine_.scalar(rows.b.max()))
+            if newest is None:
                 return None
-            detect_end = int(newest) + 1
-        detect_start = detect_end - seconds(spec.detect_last) // width
-        baseline_start = detect_start - int(round(self.baseline_days * 86400 / width))
+            detect_end = newest + 1
+        detect_start = detect_end - detect
+        baseline_start = detect_start - baseline
         baseline_end = detect_start if self.exclude_detection else detect_end
         return Windows(width, baseline_start, baseline_end, detect_start, detect_end)
 
     # -- fit / score / detect --------------------------------------------------------------------
-    def fit(self, table: ibis.Table, engine: Engine) -> "FanoutDetector":
-        """Learn each entity's mean and σ of distinct targets per bucket over the baseline window.
+    def fit(self, baseline: ibis.Table, engine: Engine) -> "FanoutDetector":
+        """Keep, over the last ``baseline_days + detect_last`` of ``baseline`` (ending at ``end``'s
+        bucket when it is set, else after the newest row), two small tables on the engine.
 
-        Sets ``windows_``, ``stats_`` (one row per entity seen in the baseline: ``entity, mean,
-        sigma, active, first_b, cold``) and ``population_`` (``mean``, ``sigma``, ``buckets`` over
-        established entities' active buckets).
+        Sets ``counts_`` (``entity, b, n``: the count per entity and non-empty bucket), ``pairs_``
+        (``entity, target, first_b, last_b``), ``newest_`` (the last bucket of that range; None for
+        an empty baseline) and ``engine_``. The statistics themselves depend on the detection window,
+        which comes from the scored events, so ``score`` computes them from ``counts_``.
         """
-        spec = self._check()
-        rows = self.prepare(table)
-        self.windows_ = self._windows(engine, rows, spec)
-        w = self.windows_
-        if w is None:  # no rows at all
-            self.stats_ = pd.DataFrame(columns=["entity", "mean", "sigma", "active", "first_b", "cold"])
-            self.population_ = {"mean": 0.0, "sigma": 0.0, "buckets": 0}
-            return self
-        base = rows.filter((rows.b >= w.baseline_start) & (rows.b < w.baseline_end))
-        per_bucket = base.group_by(["entity", "b"]).aggregate(n=self._measure(base))
+        self.validate()
+        spec = self.spec()
+        _, baseline_buckets, detect = self._spans(spec)
+        rows = self.prepare(baseline)
+        end = self._end_time()
+        if end is not None:
+            fit_end = math.ceil(end.timestamp() / seconds(spec.bucket))
+        else:
+            newest = _bucket(engine.scalar(rows.b.max()))
+            fit_end = None if newest is None else newest + 1
+        kept = rows if fit_end is None else \
+            rows.filter((rows.b >= fit_end - baseline_buckets - detect) & (rows.b < fit_end))
+        counts = kept.group_by(["entity", "b"]).aggregate(n=self._measure(kept).cast("int64"))
+        pairs = kept.group_by(["entity", "target"]).aggregate(first_b=kept.b.min(), last_b=kept.b.max())
+        self.counts_ = engine.materialize(counts, "fanout-counts")
+        self.pairs_ = engine.materialize(pairs, "fanout-pairs")
+        self.newest_ = None if fit_end is None else fit_end - 1
+        self.engine_ = engine
+        return self
+
+    def score(self, events: ibis.Table) -> FanoutScores:
+        """Count the detection window of ``events`` against the fitted baselines.
+
+        ``frame`` has one row per (entity, bucket) in the detection window: ``entity, b, offset,
+        bucket_start, n, new, mean, sigma, bound, basis, exceeds``. ``offset`` is 0 for the aligned
+        buckets and 0.5 for the half-shifted ones (``overlap``; bucket ``b`` of that grid starts half
+        a width after aligned bucket ``b``; only shifted buckets that lie wholly inside the detection
+        window are scored). ``basis`` is ``entity`` (its own baseline), ``population`` (cold start) or
+        ``none`` (no history and no population to compare with: mean 0, σ at its floor).
+        """
+        check_fitted(self)
+        spec = self.spec()
+        rows = self.prepare(events)
+        w = self._windows(rows, spec)
+        stats, population = self._baseline(rows, w) if w is not None else \
+            (pd.DataFrame(columns=STATS_COLUMNS), {"mean": 0.0, "sigma": 0.0, "buckets": 0})
+        frame = self._frame(rows, w, stats, population) if w is not None else \
+            pd.DataFrame(columns=FRAME_COLUMNS)
+        return FanoutScores(w, frame, stats, population, len(stats), rows, self.counts_, self.pairs_)
+
+    def _history(self, counts: ibis.Table, rows: ibis.Table, w: Windows, until: int) -> ibis.Table:
+        """Per (entity, b): fitted counts in ``[baseline_start, detect_start)``, then the scored
+        events' own counts in ``[detect_start, until)`` (the detection window is theirs)."""
+        before = counts.filter((counts.b >= w.baseline_start) & (counts.b < w.detect_start))
+        before = before.select(entity=before.entity.cast("string"), b=before.b.cast("int64"),
+                               n=before.n.cast("int64"))
+        if until <= w.detect_start:
+            return before
+        det = rows.filter((rows.b >= w.detect_start) & (rows.b < until))
+        own = det.group_by(["entity", "b"]).aggregate(n=self._measure(det))
+        own = own.select(entity=own.entity.cast("string"), b=own.b.cast("int64"), n=own.n.cast("int64"))
+        return before.union(own)
+
+    @staticmethod
+    def _seen(pairs: ibis.Table, w: Windows) -> ibis.Table:
+        """Targets an entity reached in the baseline window: its fitted pair overlaps
+        ``[baseline_start, detect_start)``."""
+        seen = pairs.filter((pairs.last_b >= w.baseline_start) & (pairs.first_b < w.detect_start))
+        return seen.select(s_entity=seen.entity, s_target=seen.target).mutate(seen=ibis.literal(1))
+
+    def _baseline(self, rows: ibis.Table, w: Windows) -> tuple[pd.DataFrame, dict]:
+        """Each entity's mean and σ over the baseline window, and the population's."""
+        per_bucket = self._history(self.counts_, rows, w, w.baseline_end)
         per_entity = per_bucket.group_by("entity").aggregate(
             s1=per_bucket.n.sum(), s2=(per_bucket.n * per_bucket.n).sum(), active=per_bucket.count(),
             first_b=per_bucket.b.min())
-        stats = engine.to_pandas(per_entity)
+        stats = self.engine_.to_pandas(per_entity)
         mean, sigma = baseline_moments(stats["s1"].to_numpy(), stats["s2"].to_numpy(),
                                        w.baseline_buckets)
         stats["mean"], stats["sigma"] = mean, sigma
@@ -208,52 +356,28 @@ class FanoutDetector:
             if len(stats) else pd.Series(dtype=bool)
         warm = stats[~stats["cold"].astype(bool)]
         n_active = int(warm["active"].sum())
+        population = {"mean": 0.0, "sigma": 0.0, "buckets": 0}
         if n_active:
             s1, s2 = float(warm["s1"].sum()), float(warm["s2"].sum())
             pm, ps = baseline_moments(np.array([s1]), np.array([s2]), n_active)
-            self.population_ = {"mean": float(pm[0]), "sigma": float(ps[0]), "buckets": n_active}
-        else:
-            self.population_ = {"mean": 0.0, "sigma": 0.0, "buckets": 0}
-        self.stats_ = stats[["entity", "mean", "sigma", "active", "first_b", "cold"]].reset_index(drop=True)
-        return self
+            population = {"mean": float(pm[0]), "sigma": float(ps[0]), "buckets": n_active}
+        return stats[STATS_COLUMNS].reset_index(drop=True), population
 
-    def _fitted(self) -> Windows | None:
-        if not hasattr(self, "windows_"):
-            raise NotFittedError("FanoutDetector.score/detect called before fit")
-        return self.windows_
-
-    def score(self, table: ibis.Table, engine: Engine) -> pd.DataFrame:
-        """One row per (entity, bucket) in the detection window with its count, bound and verdict.
-
-        Columns: ``entity, b, offset, bucket_start, n, new, mean, sigma, bound, basis, exceeds``.
-        ``offset`` is 0 for the aligned buckets and 0.5 for the half-shifted ones (``overlap``;
-        bucket ``b`` of that grid starts half a width after aligned bucket ``b``; only shifted
-        buckets that lie wholly inside the detection window are scored). ``basis`` is ``entity``
-        (its own baseline), ``population`` (cold start) or ``none`` (no history and no population
-        to compare with: mean 0, σ at its floor).
-        """
-        w = self._fitted()
-        columns = ["entity", "b", "offset", "bucket_start", "n", "new", "mean", "sigma", "bound", "basis",
-                   "exceeds"]
-        if w is None:
-            return pd.DataFrame(columns=columns)
-        rows = self.prepare(table)
+    def _frame(self, rows: ibis.Table, w: Windows, stats: pd.DataFrame, pop: dict) -> pd.DataFrame:
+        """Counts of the detection window's buckets with their bounds and the bound test."""
         det = rows.filter((rows.b >= w.detect_start) & (rows.b < w.detect_end))
-        before = rows.filter((rows.b >= w.baseline_start) & (rows.b < w.detect_start))
-        seen = before.select(s_entity=before.entity, s_target=before.target).distinct() \
-            .mutate(seen=ibis.literal(1))
+        seen = self._seen(self.pairs_, w)
         events = self.spec().count == "events"
         counts = self._counts(det, "b", seen, events).mutate(offset=ibis.literal(0.0))
         if self._overlaps(w):
             inside = det.filter((det.shifted >= w.detect_start) & (det.shifted < w.detect_end - 1))
             counts = counts.union(self._counts(inside, "shifted", seen, events)
                                   .mutate(offset=ibis.literal(0.5)))
-        scores = engine.to_pandas(counts)
+        scores = self.engine_.to_pandas(counts)
         if scores.empty:
-            return pd.DataFrame(columns=columns)
-        scores = scores.merge(self.stats_, on="entity", how="left")
+            return pd.DataFrame(columns=FRAME_COLUMNS)
+        scores = scores.merge(stats, on="entity", how="left")
         own = scores["mean"].notna() & ~scores["cold"].eq(True)
-        pop = self.population_
         use_pop = ~own & self.cold_start & (pop["buckets"] > 0)
         scores["basis"] = np.where(own, "entity", np.where(use_pop, "population", "none"))
         scores["mean"] = np.where(own, scores["mean"], np.where(use_pop, pop["mean"], 0.0))
@@ -269,7 +393,7 @@ class FanoutDetector:
         scores["b"] = scores["b"].astype(int)
         scores["offset"] = scores["offset"].astype(float)
         scores["bucket_start"] = [w.to_time(b + o) for b, o in zip(scores["b"], scores["offset"])]
-        return scores[columns].sort_values(["entity", "b", "offset"]).reset_index(drop=True)
+        return scores[FRAME_COLUMNS].sort_values(["entity", "b", "offset"]).reset_index(drop=True)
 
     def _measure(self, rows: ibis.Table) -> ibis.Value:
         """What one bucket's number is: its distinct targets, or its rows (``count="events"``)."""
@@ -291,25 +415,35 @@ class FanoutDetector:
         return joined.group_by(["entity", "b"]).aggregate(
             n=joined.count(), new=joined.seen.isnull().cast("int64").sum())
 
-    def detect(self, table: ibis.Table, engine: Engine) -> list[Finding]:
+    def detect(self, scores: FanoutScores) -> list[Finding]:
         """Findings for the flagged buckets (with ``sustained > 1``: entities flagged that many times)."""
+        check_fitted(self)
         spec = self.spec()
-        scores = self.score(table, engine)
-        flagged = scores[scores["exceeds"].astype(bool)] if len(scores) else scores
+        frame = scores.frame
+        flagged = frame[frame["exceeds"].astype(bool)] if len(frame) else frame
         if len(flagged) and spec.sustained > 1:
             hits = flagged.groupby("entity")["b"].transform("count")
             flagged = flagged[hits >= spec.sustained]
         if not len(flagged):
             return []
-        w = self.windows_
+        w, rows, engine = scores.windows, scores.rows, self.engine_
         entities = sorted(flagged["entity"].unique().tolist())
-        rows = self.prepare(table)
         mine = rows.filter(rows.entity.isin(entities))
         detail = engine.to_pandas(
             mine.filter((mine.b >= w.detect_start) & (mine.b < w.detect_end))
-            .select("entity", "target", "b", "time", "event_id").limit(MAX_DETAIL_ROWS))
-        before = mine.filter((mine.b >= w.baseline_start) & (mine.b < w.detect_start))
-        known = engine.to_pandas(before.select("entity", "target").distinct())
-        history = mine.filter((mine.b >= w.baseline_start) & (mine.b < w.detect_end))
-        series = engine.to_pandas(history.group_by(["entity", "b"]).aggregate(n=self._measure(history)))
+            .select("entity", "target", "b", "time", "event_id", "entity_alt", "target_alt")
+            .limit(MAX_DETAIL_ROWS))
+        seen = self._seen(scores.baseline_pairs, w)
+        seen = seen.filter(seen.s_entity.isin(entities))
+        known = engine.to_pandas(seen.select(entity=seen.s_entity, target=seen.s_target))
+        history = self._history(scores.baseline_counts, rows, w, w.detect_end)
+        series = engine.to_pandas(history.filter(history.entity.isin(entities)))
         return build_findings(spec, self, flagged, detail, known, w, series)
+
+
+def _bucket(value) -> int | None:
+    """A bucket index from an engine's ``max`` (None / NaN when the table had no rows)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return int(value)
+

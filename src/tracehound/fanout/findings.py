@@ -83,6 +83,24 @@ def _within(times: pd.Series, buckets: list[float], w: "Windows") -> pd.Series:
     return mask
 
 
+def _roles(spec: FanoutSpec, entity: str, mine: pd.DataFrame,
+           listed: list[str]) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """``(actors, targets)`` of one finding: the entity on its side, the listed targets on the
+    other, each under the entity type of the column it came from (a fallback column's values are
+    of the fallback's type unless it also came from the column itself; a value of no known type is
+    left out rather than guessed)."""
+    alt_entity = bool(len(mine)) and bool(mine["entity_alt"].all())
+    entity_type = spec.entity_fallback_type if alt_entity else spec.entity_type
+    side: dict[str, list[str]] = {entity_type: [str(entity)]} if entity_type else {}
+    primary = set(mine.loc[~mine["target_alt"].astype(bool), "target"]) if len(mine) else set()
+    other: dict[str, list[str]] = {}
+    for target in listed:
+        kind = spec.target_type if target in primary else spec.target_fallback_type
+        if kind and not (kind == entity_type and target == entity):
+            other.setdefault(kind, []).append(str(target))
+    return (side, other) if spec.entity_is_actor else (other, side)
+
+
 def build_findings(spec: FanoutSpec, detector: "FanoutDetector", flagged: pd.DataFrame,
                    detail: pd.DataFrame, known: pd.DataFrame, w: "Windows",
                    series: pd.DataFrame) -> list[Finding]:
@@ -130,9 +148,7 @@ def build_findings(spec: FanoutSpec, detector: "FanoutDetector", flagged: pd.Dat
         explanation = (f"{lead}; {_basis_text(top, detector, bucket)}{floor}; "
                        f"{len(new_targets)} of the {of} are new for {entity}.")
         listed = targets[: detector.max_listed]
-        entities = {spec.entity_key: [str(entity)]}
-        if spec.target_key:
-            entities.setdefault(spec.target_key, []).extend(t for t in listed if t != entity)
+        actors, victims = _roles(spec, entity, mine, listed)
         findings.append(Finding(
             kind=spec.kind,
             id=f"{spec.kind}:{entity}:{iso_utc(start)}",
@@ -141,7 +157,8 @@ def build_findings(spec: FanoutSpec, detector: "FanoutDetector", flagged: pd.Dat
             score=score,
             first_seen=iso_utc(mine["time"].min()) if len(mine) else iso_utc(start),
             last_seen=iso_utc(mine["time"].max()) if len(mine) else iso_utc(end),
-            entities=entities,
+            actors=actors,
+            targets=victims,
             event_ids=[str(e) for e in mine["event_id"].tolist()[:MAX_EVENT_IDS] if e],
             explanation=explanation,
             evidence={

@@ -7,37 +7,42 @@ filters, which is what the CLI passes through — no expression is ever evaluate
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, replace
 from typing import Callable, Mapping, Sequence
 
 import ibis
 
 from ..errors import ConfigError
+from ..findings import ENTITY_TYPES
 
 Where = Callable[[ibis.Table], ibis.expr.types.BooleanValue]
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+#: Column-name endings and the entity type they imply, for user-defined hunts (``custom_spec``).
+_COLUMN_TYPES = (("user", "users"), ("_ip", "ips"), ("host", "hosts"), ("port", "ports"))
 
 
-def seconds(duration: str | int | float) -> int:
-    """``"1h"`` → 3600; also ``30s``, ``10m``, ``1d``, ``2w`` or a plain number of seconds."""
-    if isinstance(duration, (int, float)) and not isinstance(duration, bool):
-        value = int(duration)
-    else:
-        match = _DURATION.match(str(duration))
-        if not match:
-            raise ConfigError(f"duration {duration!r} is not like 30s, 10m, 1h, 1d or 2w")
-        value = int(float(match.group(1)) * _UNIT_SECONDS[match.group(2)])
-    if value <= 0:
-        raise ConfigError(f"duration {duration!r} must be positive")
-    return value
+def column_type(column: str) -> str | None:
+    """The entity type a column holds, judged by its name (``user`` → users, ``src_ip`` → ips,
+    ``target_host`` → hosts, ``dst_port`` → ports); None when the name says nothing, and a finding
+    then leaves the values out of its roles rather than guess."""
+    name = column.lower()
+    if name == "ip":
+        return "ips"
+    return next((kind for suffix, kind in _COLUMN_TYPES if name.endswith(suffix)), None)
 
 
 @dataclass(frozen=True)
 class FanoutSpec:
-    """One fan-out hunt. Columns name the canonical table; nouns make the explanation read well."""
+    """One fan-out hunt. Columns name the canonical table; nouns make the explanation read well.
+
+    Roles: the entity is the attacking side (``entity_is_actor``: the account an intruder moves
+    with, the scanning address) or, for counts *about* it, the side attacked (brute-force's account,
+    av-sustained's user); targets take the other role. ``entity_type`` / ``target_type`` are the
+    :data:`~tracehound.findings.ENTITY_TYPES` their values are listed under (None: not listed), and
+    the ``*_fallback_type`` the type of values taken from the fallback column (a ``source_host``
+    where ``source_ip`` is null is a host, not an address to block).
+    """
 
     name: str
     kind: str                      # findings ``kind``
@@ -48,18 +53,31 @@ class FanoutSpec:
     detect_last: str = "1h"
     where: Where | None = None
     sustained: int = 1             # buckets over the bound needed for one finding (av-sustained: 3)
-    entity_key: str = "users"      # key in the finding's ``entities``
-    target_key: str | None = "hosts"
+    entity_type: str | None = "users"
+    target_type: str | None = "hosts"
+    entity_is_actor: bool = True
     verb: str = "logged on to"
     target_noun: str = "hosts"
     entity_fallback: str | None = None  # column used where ``entity`` is null (source_ip → source_host)
     target_fallback: str | None = None  # column used where ``target`` is null
+    entity_fallback_type: str | None = None
+    target_fallback_type: str | None = None
     #: What is counted per entity and bucket: ``distinct`` targets (fan-out), or ``events`` (a brute
     #: force is many attempts on *one* account: its distinct count stays 1).
     count: str = "distinct"
     #: Least bound, whatever the baseline (``events`` counting: an account with no history gets the
     #: floor bound 2, and three typos in an hour are not a brute force).
     min_bound: int = 0
+
+    def __post_init__(self) -> None:
+        types = (self.entity_type, self.target_type, self.entity_fallback_type, self.target_fallback_type)
+        bad = [t for t in types if t is not None and t not in ENTITY_TYPES]
+        if bad:
+            raise ConfigError(f"fan-out hunt {self.name}: unknown entity type(s) {bad}; "
+                              f"expected one of {', '.join(ENTITY_TYPES)}")
+        if self.count not in ("distinct", "events"):
+            raise ConfigError(f"fan-out hunt {self.name}: count must be 'distinct' or 'events', "
+                              f"got {self.count!r}")
 
     def entity_of(self, t: ibis.Table) -> ibis.Value:
         """The entity column, or its fallback where it is null."""
@@ -68,6 +86,20 @@ class FanoutSpec:
     def target_of(self, t: ibis.Table) -> ibis.Value:
         """The target column, or its fallback where it is null."""
         return _with_fallback(t, self.target, self.target_fallback)
+
+    def entity_types(self) -> tuple[str, ...]:
+        """Every type an entity value can be listed as (its column's and its fallback's)."""
+        return tuple(dict.fromkeys(t for t in (self.entity_type, self.entity_fallback_type) if t))
+
+    def target_types(self) -> tuple[str, ...]:
+        """Every type a target value can be listed as."""
+        return tuple(dict.fromkeys(t for t in (self.target_type, self.target_fallback_type) if t))
+
+    def role_types(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """``(actor types, target types)`` of this hunt's findings, for its :class:`Kind`."""
+        if self.entity_is_actor:
+            return self.entity_types(), self.target_types()
+        return self.target_types(), self.entity_types()
 
     def with_options(self, **changes) -> "FanoutSpec":
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
@@ -107,27 +139,28 @@ def _guessing_where(t: ibis.Table):
 
 PRESETS: dict[str, FanoutSpec] = {
     "lateral": FanoutSpec("lateral", "lateral_movement", "logons", "user", "target_host",
-                          where=_lateral_where, entity_key="users", target_key="hosts",
+                          where=_lateral_where, entity_type="users", target_type="hosts",
                           verb="logged on to", target_noun="hosts"),
     "password-guessing": FanoutSpec("password-guessing", "password_guessing", "logons", "source_ip",
                                     "user", detect_last="1d", where=_guessing_where,
-                                    entity_fallback="source_host",
-                                    entity_key="sources", target_key="users", verb="tried",
+                                    entity_fallback="source_host", entity_type="ips",
+                                    entity_fallback_type="hosts", target_type="users", verb="tried",
                                     target_noun="accounts"),
-    "brute-force": FanoutSpec("brute-force", "brute_force", "logons", "user", "source_ip",
+    "brute-force": FanoutSpec("brute-force", "logon_brute_force", "logons", "user", "source_ip",
                               detect_last="1d", where=lambda t: t.success == False,  # noqa: E712
                               target_fallback="source_host", count="events", min_bound=10,
-                              entity_key="users", target_key="sources", verb="had",
-                              target_noun="failed logons"),
+                              entity_type="users", entity_is_actor=False, target_type="ips",
+                              target_fallback_type="hosts", verb="had", target_noun="failed logons"),
     "host-scan": FanoutSpec("host-scan", "host_scan", "connections", "src_ip", "dst_ip",
-                            entity_key="ips", target_key="ips", verb="contacted",
+                            entity_type="ips", target_type="ips", verb="contacted",
                             target_noun="destination IPs"),
     "port-scan": FanoutSpec("port-scan", "port_scan", "connections", "src_ip", "dst_port",
-                            entity_key="ips", target_key=None, verb="connected to",
+                            entity_type="ips", target_type="ports", verb="connected to",
                             target_noun="destination ports"),
     "av-sustained": FanoutSpec("av-sustained", "av_sustained", "detections", "user", "detection",
-                               bucket="1d", detect_last="3d", sustained=3, entity_key="users",
-                               target_key=None, verb="had", target_noun="distinct AV detections"),
+                               bucket="1d", detect_last="3d", sustained=3, entity_type="users",
+                               entity_is_actor=False, target_type=None, verb="had",
+                               target_noun="distinct AV detections"),
 }
 
 
@@ -174,7 +207,10 @@ def parse_where(items: Sequence[str]) -> Where | None:
 
 def custom_spec(table: str, entity: str, target: str, *, bucket: str = "1h", detect_last: str = "1h",
                 where: Where | None = None, sustained: int = 1) -> FanoutSpec:
-    """A user-defined fan-out hunt over any table with ``time`` and the two named columns."""
-    return FanoutSpec("custom", "fanout", table, entity, target, bucket=bucket, detect_last=detect_last,
-                      where=where, sustained=sustained, entity_key="entities", target_key=None,
-                      verb="reached", target_noun=f"distinct {target} values")
+    """A user-defined fan-out hunt over any table with ``time`` and the two named columns; the
+    entity is taken as the actor, and both columns' entity types come from their names
+    (:func:`column_type`)."""
+    return FanoutSpec("custom", "custom_fanout", table, entity, target, bucket=bucket, detect_last=detect_last,
+                      where=where, sustained=sustained, entity_type=column_type(entity),
+                      target_type=column_type(target), verb="reached",
+                      target_noun=f"distinct {target} values")

@@ -20,7 +20,7 @@ from ..engine import Engine
 from ..errors import InputFormatError
 from ..schema import CONNECTIONS
 from . import files
-from .logons import PartWriter, parse_time
+from .staging import PartWriter, parse_time
 
 #: Header spellings tried, in order, when no mapping is given for a canonical column.
 FIREWALL_ALIASES: dict[str, tuple[str, ...]] = {

@@ -21,6 +21,8 @@ from ..errors import InputFormatError
 GZIP_MAGIC = b"\x1f\x8b"
 #: A "line" longer than this is not a log record; it is set aside instead of parsed.
 MAX_LINE = 1 << 20
+#: Marker files Spark / Hadoop leave beside Parquet parts; they hold no data and are no input.
+MARKERS = frozenset({"_SUCCESS", "_committed", "_started"})
 
 
 def expand(paths: str | Path | Iterable[str | Path]) -> list[Path]:

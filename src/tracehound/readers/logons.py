@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import csv
 import io
-import itertools
 import zipfile
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -33,8 +32,6 @@ from typing import Iterable, Iterator
 
 import ibis
 import orjson
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from ..badrecords import ReadReport
 from ..engine import Engine
@@ -42,6 +39,7 @@ from ..schema import LOGONS
 from . import files
 from .authlog import iter_authlog_rows, sniff_authlog
 from .hosts import host_name
+from .staging import PartWriter, parse_time  # parse_time: also imported from here by older code
 
 LOGON_EVENTS = (4624, 4625, 4648)
 #: Accounts that are the operating system itself, not a person or a service someone configured.
@@ -54,7 +52,6 @@ LANL_LOGON_TYPES = {
     "newcredentials": 9, "remoteinteractive": 10, "cachedinteractive": 11,
 }
 LANL_ORIGIN = datetime(1970, 1, 1, tzinfo=timezone.utc)
-BATCH_ROWS = 100_000
 
 
 @dataclass(frozen=True)
@@ -177,22 +174,6 @@ def _text(value) -> str | None:
         return None
     text = str(value).strip()
     return None if text in ("", "-") else text
-
-
-def parse_time(value) -> datetime:
-    """UTC datetime from ISO-8601 text (``Z``/offset/naive = UTC, 0–9 fraction digits) or epoch seconds."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return datetime.fromtimestamp(float(value), tz=timezone.utc)
-    text = str(value).strip().removesuffix(" UTC")  # naive text is UTC anyway
-    if "." in text:  # Python accepts at most 6 fraction digits; EVTX gives 7
-        head, _, rest = text.partition(".")
-        digits = "".join(itertools.takewhile(str.isdigit, rest))
-        zone = rest[len(digits):]
-        text = f"{head}.{digits[:6].ljust(6, '0')}{zone}"
-    stamp = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    if stamp.tzinfo is None:
-        stamp = stamp.replace(tzinfo=timezone.utc)
-    return stamp.astimezone(timezone.utc)
 
 
 def _host(value) -> str | None:
@@ -364,32 +345,6 @@ def iter_logon_rows(path: Path, fmt: str, report: ReadReport, *,
 # --------------------------------------------------------------------------------------------
 # the public reader
 # --------------------------------------------------------------------------------------------
-class PartWriter:
-    """Buffers canonical rows and writes them as Parquet parts, so memory stays at one batch."""
-
-    def __init__(self, folder: Path, schema: pa.Schema, batch_rows: int = BATCH_ROWS) -> None:
-        self.folder, self.schema, self.batch_rows = folder, schema, batch_rows
-        self.rows: list[dict] = []
-        self.parts = 0
-
-    def add(self, row: dict) -> None:
-        self.rows.append(row)
-        if len(self.rows) >= self.batch_rows:
-            self.flush()
-
-    def flush(self, force: bool = False) -> None:
-        if not self.rows and not (force and self.parts == 0):
-            return
-        table = pa.Table.from_pylist(self.rows, schema=self.schema)
-        pq.write_table(table, self.folder / f"part-{self.parts:05d}.parquet")
-        self.parts += 1
-        self.rows = []
-
-    def close(self) -> None:
-        """Write what is buffered; an input with no rows still gets one empty part (a valid table)."""
-        self.flush(force=True)
-
-
 def read_logons(paths: Iterable[str | Path] | str | Path, engine: Engine, *,
                 accounts: LogonFilter = LogonFilter(), lanl_origin: datetime = LANL_ORIGIN,
                 syslog_year: int | None = None) -> tuple[ibis.Table, ReadReport]:

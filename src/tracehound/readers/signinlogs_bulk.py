@@ -6,10 +6,11 @@ in about a second, and the canonical mapping below is SQL over its columns.
 
 Why it is exact: every column is read as DuckDB ``JSON`` (so a number where text belongs stays a
 number, instead of being quietly turned into text), and each row carries a ``plain`` flag that is
-true only when the row is one the Python mapper's own fast path (``_from_signinlogs_plain``) would
-map — text or null fields, nested ``LocationDetails`` / ``DeviceDetail`` objects, an ISO time in UTC,
-an integer result code, an id of its own, printable ASCII user and address. For those rows both
-give the same canonical values (a parity test holds the two paths to that).
+true only when the row is one the Python mapper's own fast path (``_from_signinlogs_plain`` in
+:mod:`.signin_fields`) would map — text or null fields, nested ``LocationDetails`` / ``DeviceDetail``
+objects, an ISO time in UTC, an integer result code, an id of its own, printable ASCII user and
+address. For those rows both give the same canonical values (a parity test holds the two paths to
+that).
 
 Why it can stop half-way: DuckDB hands rows out in file order, and it stops at the first line that
 is not valid JSON or not an object (and at a BOM, bad UTF-8, a duplicate key, a broken gzip). The

@@ -1,4 +1,8 @@
-"""Reporters: findings in, the artefacts an analyst acts on out (DESIGN.md §2, issue "One hunt, one report")."""
+"""Reporters: findings in, the artefacts an analyst acts on out (DESIGN.md §2).
+
+Reporters know findings, the registry's kinds and roles — never a hunt package: everything they need
+is in ``findings.jsonl`` and the kind declarations.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +10,29 @@ from pathlib import Path
 
 import orjson
 
+from ..badrecords import ReadReport
 from ..findings import Finding, read_jsonl, write_jsonl
 from . import artefacts, html
 from .incidents import incidents
 
 OUTPUT_FILES = ("findings.jsonl", "incidents.json", "watchlist_accounts.csv", "blocklist_ips.txt",
                 "blocklist_user_agents.txt", "report.html")
+REJECTS = "rejects.jsonl"
+
+
+def write_rejects(reads: ReadReport, out_dir: str | Path) -> Path | None:
+    """``rejects.jsonl`` when anything was set aside; a stale one from an earlier run is removed, so
+    the folder never claims rejects this run did not have."""
+    path = Path(out_dir) / REJECTS
+    if reads.bad_count or reads.unreadable_files:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return reads.write_rejects(path)
+    path.unlink(missing_ok=True)
+    return None
 
 
 def write_outputs(findings: list[Finding], out_dir: str | Path, summary: list[tuple[str, str]],
-                  *, title: str = "tracehound report") -> dict[str, Path]:
+                  *, reads: ReadReport | None = None, title: str = "tracehound report") -> dict[str, Path]:
     """Write every output file for one run into ``out_dir``; returns name → path.
 
     ``findings.jsonl`` is written first and everything else is derived from it, so the other files can
@@ -33,4 +50,6 @@ def write_outputs(findings: list[Finding], out_dir: str | Path, summary: list[tu
                                                                out / "blocklist_user_agents.txt")
     paths["report.html"] = out / "report.html"
     paths["report.html"].write_text(html.render(rows, summary, title=title), encoding="utf-8")
+    if reads is not None and (rejects := write_rejects(reads, out)) is not None:
+        paths[REJECTS] = rejects
     return paths

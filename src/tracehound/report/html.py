@@ -36,14 +36,16 @@ code{word-break:break-all}
 """
 
 
-def _entities(entities: dict) -> str:
+def _entities(f: dict) -> str:
+    """Entities by role: who acted (``actors``) and what they went for (``targets``)."""
+    roles = [("actor", f.get("actors") or {}), ("target", f.get("targets") or {})]
+    if not any(entities for _, entities in roles):  # a finding written before roles existed
+        roles = [("entity", f.get("entities") or {})]
     rows = []
-    for kind, values in entities.items():
-        if not values:
-            continue
+    for role, kind, values in ((r, k, v) for r, entities in roles for k, v in entities.items() if v):
         shown = ", ".join(f"<code>{esc(v)}</code>" for v in values[:MAX_ENTITIES_SHOWN])
         more = f" … and {len(values) - MAX_ENTITIES_SHOWN:,} more" if len(values) > MAX_ENTITIES_SHOWN else ""
-        rows.append(f"<tr><th>{esc(kind)} ({len(values):,})</th><td>{shown}{more}</td></tr>")
+        rows.append(f"<tr><th>{role}: {esc(kind)} ({len(values):,})</th><td>{shown}{more}</td></tr>")
     return f"<table>{''.join(rows)}</table>" if rows else ""
 
 
@@ -65,7 +67,7 @@ def _finding(f: dict, anchor: str, *, plot: bool) -> str:
     <tr><th>raw records</th><td>{len(f.get('event_ids', [])):,}</td></tr>{success_row}
   </table>
   <p class="explain">{esc(f.get('explanation', ''))}</p>
-  {_entities(f.get('entities', {}))}
+  {_entities(f)}
   {plots}
   <details><summary>evidence (finding id <code>{esc(f['id'])}</code>)</summary><pre>{esc(evidence)}</pre></details>
 </section>"""

@@ -9,22 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .. import registry
 from ..findings import rank_key
 
-#: MITRE ATT&CK techniques per finding kind: (tactic, technique id, technique name).
-ATTACK: dict[str, tuple[str, str, str]] = {
-    "password_spray": ("CredentialAccess", "T1110.003", "Brute Force: Password Spraying"),
-    "fast_spray": ("CredentialAccess", "T1110.003", "Brute Force: Password Spraying"),
-    "brute_force": ("CredentialAccess", "T1110.001", "Brute Force: Password Guessing"),
-    "password_guessing": ("CredentialAccess", "T1110.003", "Brute Force: Password Spraying"),
-    "lateral_movement": ("LateralMovement", "T1021", "Remote Services"),
-    "host_scan": ("Discovery", "T1046", "Network Service Discovery"),
-    "port_scan": ("Discovery", "T1046", "Network Service Discovery"),
-    "av_sustained": ("Execution", "T1204", "User Execution"),
-    "protocol_mismatch": ("CommandAndControl", "T1571", "Non-Standard Port"),
-    "web_session": ("Reconnaissance", "T1595", "Active Scanning"),
-    "canary_access": ("Reconnaissance", "T1595", "Active Scanning"),
-}
 _SENTINEL_SEVERITY = {"low": "Low", "medium": "Medium", "high": "High"}
 
 
@@ -36,9 +23,9 @@ class Technique:
 
 
 def technique(kind: str) -> Technique | None:
-    """The ATT&CK technique a finding kind maps to, or None for kinds without a clear mapping."""
-    entry = ATTACK.get(kind)
-    return Technique(*entry) if entry else None
+    """The ATT&CK technique the registry maps a finding kind to, or None for a kind it does not know."""
+    declared = registry.kind(kind)
+    return Technique(declared.tactic, declared.technique, declared.technique_name) if declared else None
 
 
 def incident(finding: dict, number: int) -> dict:
@@ -65,6 +52,8 @@ def incident(finding: dict, number: int) -> dict:
         "kind": finding["kind"],
         "score": finding["score"],
         "entities": finding.get("entities", {}),
+        "actors": finding.get("actors", {}),
+        "targets": finding.get("targets", {}),
         "finding_ids": [finding["id"]],
         "event_count": len(finding.get("event_ids", [])),
     }

@@ -18,7 +18,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from ..fanout.presets import seconds  # noqa: E402
+from .. import registry  # noqa: E402
+from ..durations import seconds  # noqa: E402
 
 Plot = tuple[str, str]
 #: Per-field value plots per spray finding (its anomalous fields come first in the evidence).
@@ -163,16 +164,15 @@ def web_plots(f: dict) -> list[Plot]:
                    red=red, horizontal=True))]
 
 
+#: Plot family (a kind's ``plot`` in the registry) → the function that draws it.
+PLOTS = {"spray": spray_plots, "series": fanout_plots, "path": web_plots}
+
+
 def plots_for(f: dict) -> list[Plot]:
-    """All plots a finding's evidence supports."""
-    kind = f.get("kind", "")
-    if kind in {"password_spray", "fast_spray", "brute_force"}:
-        return spray_plots(f)
-    if kind in {"lateral_movement", "host_scan", "port_scan", "av_sustained"}:
-        return fanout_plots(f)
-    if kind in {"web_session", "canary_access"}:
-        return web_plots(f)
-    return []
+    """All plots a finding's evidence supports, by its kind's plot family in the registry."""
+    declared = registry.kind(f.get("kind", ""))
+    draw = PLOTS.get(declared.plot) if declared and declared.plot else None
+    return draw(f) if draw else []
 
 
 _WEEKDAYS = {day: i for i, day in enumerate(("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"))}

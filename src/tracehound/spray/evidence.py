@@ -120,3 +120,21 @@ def value_evidence(campaign: ibis.Table, fields_by_campaign: dict[int, list[str]
             red[f] = [str(v) for v in own if v in table.index and bool(table.at[v, "anomalous"])]
         out[k] = {"field_value_probabilities": probs, "anomalous_values": red}
     return out
+
+
+def plot_evidence(kept: pd.DataFrame, campaign: ibis.Table, bits: ibis.Table, engine: Engine, *,
+                  mixture: BernoulliMixture, components: np.ndarray, features: tuple[str, ...],
+                  rarities: list[FieldRarity]) -> dict[int, dict]:
+    """Per kept campaign (rows of the cluster table), every block the HTML report plots.
+
+    The fields shown are the campaign's anomalous fields, then its invariant ones.
+    """
+    ids = [int(c) for c in kept.campaign]
+    fields = {int(r.campaign): list(dict.fromkeys(
+        [*r.anomalous, *(f for f, d in r.fields.items() if d["kind"] == "invariant")]))
+        for r in kept.itertuples(index=False)}
+    rhythm = rhythm_evidence(campaign, bits, ids, engine)
+    values = value_evidence(campaign, fields, {fr.feature: fr for fr in rarities}, engine)
+    return {int(r.campaign): {
+        "mixture": mixture_evidence(mixture, components, int(r.cluster), features),
+        **rhythm[int(r.campaign)], **values[int(r.campaign)]} for r in kept.itertuples(index=False)}

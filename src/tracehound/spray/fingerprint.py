@@ -25,11 +25,13 @@ successful sign-in is linked when its pattern is assigned to the campaign with p
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from numbers import Real
 
 import ibis
 import numpy as np
 import pandas as pd
 
+from ..errors import ConfigError
 from .rarity import FieldRarity
 
 TOP_VALUES = 5
@@ -48,8 +50,30 @@ class FingerprintRules:
     success_specific_max: int = 20
     expand: bool = True
 
+    def __post_init__(self) -> None:
+        # Checked here, not where used: a config file's ``share = "90%"`` would otherwise surface as a
+        # TypeError deep in the hunt, after the data was read.
+        for name in ("share", "max_baseline_share", "random_entropy_ratio", "success_posterior"):
+            value = getattr(self, name)
+            if not _is_number(value) or not 0 <= value <= 1:
+                raise ConfigError(f"fingerprint rule {name} must be a number within [0, 1], got {value!r}")
+        for name, least in (("max_values", 1), ("success_specific_max", 0)):
+            value = getattr(self, name)
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < least:
+                raise ConfigError(f"fingerprint rule {name} must be an integer of at least {least}, got {value!r}")
+        if not _is_number(self.success_slack_days) or self.success_slack_days < 0:
+            raise ConfigError("fingerprint rule success_slack_days must be a non-negative number, "
+                              f"got {self.success_slack_days!r}")
+        if not isinstance(self.expand, (bool, np.bool_)):
+            raise ConfigError(f"fingerprint rule expand must be true or false, got {self.expand!r}")
+
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def _is_number(value) -> bool:
+    """A real number that is not a bool (``True`` is an int to Python, not a threshold to a user)."""
+    return isinstance(value, Real) and not isinstance(value, (bool, np.bool_))
 
 
 def field_profiles(events: ibis.Table, features: tuple[str, ...],

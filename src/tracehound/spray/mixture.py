@@ -183,3 +183,30 @@ class BernoulliMixture:
                 break
         return {"alpha": alpha, "a": a, "b": b, "elbo": trace[-1], "elbo_trace": np.array(trace),
                 "n_iter": it, "converged": converged}
+
+
+def component_groups(mixture: BernoulliMixture, tol: float = 0.05) -> np.ndarray:
+    """Map each mixture component to a representative: components with (nearly) the same per-field
+    probabilities are one cluster.
+
+    Variational fits sometimes stop with one cluster shared by two components (each taking half of its
+    patterns' posterior); counted apart, neither would reach a confidence threshold.
+    """
+    theta, weights = mixture.theta_, mixture.weights_
+    order = np.argsort(-weights, kind="stable")
+    rep = np.arange(len(weights))
+    for pos, k in enumerate(order):
+        for j in order[:pos]:
+            if rep[j] == j and np.abs(theta[k] - theta[j]).max() < tol:
+                rep[k] = j
+                break
+    return rep
+
+
+def cluster_posterior(mixture: BernoulliMixture, components: np.ndarray, X: np.ndarray) -> np.ndarray:
+    """Posterior per cluster, duplicate components (see :func:`component_groups`) summed onto their
+    representative, so a pattern's cluster is ``argmax`` of this row."""
+    resp = mixture.predict_proba(X)
+    out = np.zeros_like(resp)
+    np.add.at(out.T, components, resp.T)
+    return out

@@ -6,8 +6,8 @@ passes every rule below; each rule is a named, documented parameter of :class:`P
 every finding carries the values it was judged on, so an analyst can see why it was kept.
 
 A cluster that looks like an attack but not a *slow* one is reported under its own kind: many users in
-a short burst is a ``fast_spray``; many attempts on few users is ``brute_force``. They are never
-reported as low-and-slow campaigns.
+a short burst is a ``fast_spray``; many attempts on few users is ``signin_brute_force``. They are
+never reported as low-and-slow campaigns.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, fields
 import numpy as np
 
 from ..errors import ConfigError
+from .kinds import BRUTE_FORCE, FAST_SPRAY, PASSWORD_SPRAY
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,7 @@ class PruningRules:
         sign-ins (see :mod:`.fingerprint`); 0 disables the rule. Travellers and new phones fail here:
         they are unusual, but each in a different way.
     fast_spray_min_users / brute_force_min_attempts_per_user: when a cluster that fails the slow rules
-        is reported as ``fast_spray`` / ``brute_force`` instead of dropped.
+        is reported as ``fast_spray`` / ``signin_brute_force`` instead of dropped.
     """
 
     min_attempts: int = 20
@@ -87,7 +88,7 @@ def ks_uniform(day_index: np.ndarray, counts: np.ndarray) -> float:
 
 def judge(stats: dict, rules: PruningRules) -> tuple[str | None, list[str]]:
     """Decide a campaign's kind from its statistics: ``password_spray``, ``fast_spray``,
-    ``brute_force`` or ``None`` (dropped), with the names of the rules it failed.
+    ``signin_brute_force`` or ``None`` (dropped), with the names of the rules it failed.
     """
     checks = [
         ("min_attempts", stats["attempts"] >= rules.min_attempts),
@@ -101,7 +102,7 @@ def judge(stats: dict, rules: PruningRules) -> tuple[str | None, list[str]]:
     ]
     failed = [name for name, ok in checks if not ok]
     if not failed:
-        return "password_spray", failed
+        return PASSWORD_SPRAY, failed
     attack_like = stats["attempts"] >= rules.min_attempts and \
         stats["invariant_fields"] >= rules.min_invariant_fields and \
         stats["anomalous_fields"] >= rules.min_anomalous_fields
@@ -109,10 +110,10 @@ def judge(stats: dict, rules: PruningRules) -> tuple[str | None, list[str]]:
     burst = stats["span_days"] < rules.min_span_days
     if attack_like and burst and stats["users"] >= rules.fast_spray_min_users and \
             set(failed) <= slow_failures | {"max_attempts_per_user"}:
-        return "fast_spray", failed
+        return FAST_SPRAY, failed
     # Weeks of failures on one account are a broken job, not a brute force: bursts only.
     if attack_like and burst and stats["attempts_per_user"] >= rules.brute_force_min_attempts_per_user:
-        return "brute_force", failed
+        return BRUTE_FORCE, failed
     return None, failed
 
 

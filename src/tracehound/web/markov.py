@@ -28,6 +28,9 @@ import pandas as pd
 from ..engine import Engine
 from ..errors import ConfigError, NotFittedError
 
+#: Which clients count as support: only those the site served, or every client.
+VOUCHES = ("served", "all")
+
 
 class TransitionModel:
     """``P(state | prev)`` from distinct-client support, additively smoothed.
@@ -49,8 +52,8 @@ class TransitionModel:
         """Learn support from a transitions table (``client, prev, state, status``; see ``states``)."""
         if not self.alpha > 0:
             raise ConfigError(f"alpha must be positive, got {self.alpha!r}")
-        if self.vouch not in ("served", "all"):
-            raise ConfigError(f"vouch must be 'served' or 'all', got {self.vouch!r}")
+        if self.vouch not in VOUCHES:
+            raise ConfigError(f"vouch must be one of {VOUCHES}, got {self.vouch!r}")
         if self.vouch == "served":
             ok = transitions.status.fill_null(999) < 400
             served = transitions.filter(ok).select("client").distinct()
@@ -86,7 +89,9 @@ class TransitionModel:
         support = (t.raw_support - t.own).cast("int64")
         out = (t.raw_out - t.own).cast("int64")
         slots = self.n_states_ + 1
-        prob = (support + self.alpha) / (out + self.alpha * slots)
+        # Double arithmetic on every engine: Spark reads a literal like 1.0 as DECIMAL, divides in
+        # decimal and rounds the probability to 16 places, so the evidence would differ from DuckDB's.
+        prob = (support.cast("float64") + self.alpha) / (out.cast("float64") + self.alpha * slots)
         t = t.mutate(support=support, out=out, prob=prob.cast("float64"))
         return t.mutate(surprisal=-(t.prob.log2())).drop("own", "raw_support", "raw_out")
 

@@ -1,4 +1,4 @@
-"""Risk levels for transitions, scores for sessions and client IPs, and ``web_session`` findings.
+"""The ``web`` hunt's detector: risk of every transition, scores for sessions, and which become findings.
 
 Risk of one transition ``prev → state`` (``support`` = distinct *other* clients that made it,
 ``N`` = clients in the fitted data, ``rare`` = ``support < max(min_support, rare_fraction * N)``):
@@ -19,36 +19,39 @@ Risk of one transition ``prev → state`` (``support`` = distinct *other* client
 
 A session's risk is its highest transition risk; its score is the *rarest window* (the highest mean
 surprisal over ``window`` consecutive transitions) and it also reports the mean surprisal of all its
-transitions. A client IP's aggregate is the maximum over its sessions, with session counts per risk.
+transitions. A client IP's aggregate is the maximum over its sessions, with session counts per risk
+(:meth:`WebScores.per_client`). The finding text is in :mod:`tracehound.web.findings`.
 """
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timedelta
-from typing import Iterable
+from typing import Sequence
 
 import ibis
-import pandas as pd
 
+from ..contract import check_fitted
 from ..engine import Engine
-from ..errors import ConfigError, NotFittedError
-from ..findings import Finding, iso_utc
-from .markov import TransitionModel
-from .sessions import MACHINE_MIN_REQUESTS, session_stats, sessionize
+from ..errors import ConfigError
+from ..findings import Finding
+from .findings import session_finding
+from .markov import VOUCHES, TransitionModel
+from .scores import HIGH, LOW, MEDIUM, RISK_NAMES, WebScores
+from .sessions import CLIENT_KEYS, session_stats, sessionize
 from .states import END, START, state_transitions
 
-LOW, MEDIUM, HIGH = 0, 1, 2
-RISK_NAMES = {LOW: "low", MEDIUM: "medium", HIGH: "high"}
+__all__ = ["HIGH", "HOME_PATHS", "LOW", "MEDIUM", "RISK_NAMES", "SEVERITIES", "WebScores",
+           "WebSessionDetector", "canaries_from_robots", "split_baseline"]
+
 HOME_PATHS = ("/", "/index.html", "/index.htm", "/index.php")
 #: Error statuses that are not the server refusing or lacking a page: 416 (a download resumed past
 #: the end of the file) and 408 (the client was too slow).
 NOT_REFUSALS = (408, 416)
 #: Rare refused transitions in one session that make each of them HIGH even from served pages.
 DEAD_ENDS_FOR_HIGH = 2
-#: Transitions listed per finding; the count of all rare transitions is always given.
-MAX_LISTED = 10
-#: Event ids per finding: those of its rare transitions, capped so a crawler session stays readable.
-MAX_EVENT_IDS = 1000
+#: The session risks ``min_severity`` may name, and the lowest risk each lets through.
+SEVERITIES = {"high": HIGH, "medium": MEDIUM}
 
 
 def canaries_from_robots(text: str) -> list[str]:
@@ -77,7 +80,12 @@ def _refused(status: ibis.IntegerValue) -> ibis.BooleanValue:
 
 
 class WebSessionDetector:
-    """Sessionise, model and rate web requests; the hunt behind ``tracehound web``.
+    """Sessionise, model and rate web requests; the ``web`` hunt.
+
+    ``fit(baseline, engine)`` learns the transition model, ``score(events)`` rates every transition
+    and session of ``events`` (:class:`WebScores`), ``detect(scores)`` turns the sessions at or
+    above ``min_severity`` into findings. Fitting on a baseline window and scoring later traffic
+    works the same as fitting and scoring one table.
 
     Parameters
     ----------
@@ -106,8 +114,8 @@ class WebSessionDetector:
     def __init__(self, *, gap_minutes: float = 30, max_session_hours: float = 12, client: str = "ip_ua",
                  fold_static: bool = True, alpha: float = 1.0, vouch: str = "served",
                  rare_fraction: float = 0.005,
-                 min_support: int = 2, home_paths: Iterable[str] = HOME_PATHS,
-                 canary_paths: Iterable[str] = (), window: int = 3, min_severity: str = "high",
+                 min_support: int = 2, home_paths: Sequence[str] = HOME_PATHS,
+                 canary_paths: Sequence[str] = (), window: int = 3, min_severity: str = "high",
                  max_findings: int = 1000) -> None:
         self.gap_minutes = gap_minutes
         self.max_session_hours = max_session_hours
@@ -123,54 +131,70 @@ class WebSessionDetector:
         self.min_severity = min_severity
         self.max_findings = max_findings
 
-    # -- pipeline pieces --------------------------------------------------------------------------
-    def _staged_input(self, requests: ibis.Table, engine: Engine) -> tuple[ibis.Table, ibis.Table]:
-        """Sessionised requests (only the columns the hunt uses) and their state transitions,
-        staged once per input.
+    def validate(self) -> None:
+        """``ConfigError`` naming the first parameter of the wrong type or out of range.
 
-        Fitting and scoring the same requests is the common case, so what :meth:`fit` staged is
-        reused when :meth:`score` / :meth:`detect` get the same expression.
+        Config files and the command line hand over whatever was typed (``gap_minutes = "x"``); a
+        clear line here beats a failure deep inside an engine query after the logs were read.
         """
-        cached = getattr(self, "_staged", None)
-        if cached is not None and cached[0].equals(requests):
-            return cached[1], cached[2]
+        _number("gap_minutes", self.gap_minutes, above=0)
+        _number("max_session_hours", self.max_session_hours, above=0)
+        _choice("client", self.client, CLIENT_KEYS)
+        if not isinstance(self.fold_static, bool):
+            raise ConfigError(f"fold_static must be true or false, got {self.fold_static!r}")
+        _number("alpha", self.alpha, above=0)
+        _choice("vouch", self.vouch, VOUCHES)
+        _number("rare_fraction", self.rare_fraction, at_least=0, below=1)
+        _integer("min_support", self.min_support)
+        _paths("home_paths", self.home_paths)
+        _paths("canary_paths", self.canary_paths)
+        _integer("window", self.window)
+        _choice("min_severity", self.min_severity, tuple(SEVERITIES))
+        _integer("max_findings", self.max_findings)
+
+    # -- pipeline pieces --------------------------------------------------------------------------
+    def _stage(self, requests: ibis.Table, engine: Engine) -> tuple[ibis.Table, ibis.Table]:
+        """Sessionised requests (only the columns the hunt uses) and their state transitions,
+        each staged once as Parquet because fitting and scoring query them several times."""
         slim = requests.select("event_id", "time", "client_ip", "user_agent", "method", "path", "status")
         sessions = engine.materialize(sessionize(
             slim, gap=timedelta(minutes=self.gap_minutes), max_length=timedelta(hours=self.max_session_hours),
             client=self.client), "web-sessions")
         transitions = engine.materialize(state_transitions(sessions, fold_static=self.fold_static),
-                                  "web-transitions")
-        self._staged = (requests, sessions, transitions)
+                                         "web-transitions")
         return sessions, transitions
 
-    def _validate(self) -> None:
-        if self.min_severity not in ("high", "medium"):
-            raise ConfigError(f"min_severity must be 'high' or 'medium', got {self.min_severity!r}")
-        if not 0 <= self.rare_fraction < 1 or self.min_support < 1 or self.window < 1:
-            raise ConfigError("rare_fraction must be in [0, 1), min_support and window at least 1")
+    def fit(self, baseline: ibis.Table, engine: Engine) -> "WebSessionDetector":
+        """Learn the transition model from ``web_requests`` (a baseline window or all of it).
 
-    def fit(self, requests: ibis.Table, engine: Engine) -> "WebSessionDetector":
-        """Learn the transition model from ``web_requests`` (a baseline window or all of it)."""
-        self._validate()
-        self._staged = self._scored = None
-        _, transitions = self._staged_input(requests, engine)
+        The staged sessions and transitions of ``baseline`` are kept (``baseline_*_``) so that
+        scoring the same expression — the common case, fit and score on one log — does not
+        sessionise it twice; they are a pure function of ``baseline``, so reusing them cannot
+        change any result.
+        """
+        self.validate()
+        sessions, transitions = self._stage(baseline, engine)
         self.model_ = TransitionModel(alpha=self.alpha, vouch=self.vouch).fit(transitions, engine)
         self.n_clients_ = self.model_.n_clients_
         self.rare_support_ = max(float(self.min_support), self.rare_fraction * self.n_clients_)
+        self.baseline_ = baseline
+        self.baseline_sessions_ = sessions
+        self.baseline_transitions_ = transitions
         self.engine_ = engine
         return self
 
-    def _check(self) -> None:
-        if not hasattr(self, "model_"):
-            raise NotFittedError("this WebSessionDetector is not fitted yet; call fit() first")
+    def score(self, events: ibis.Table) -> WebScores:
+        """Rate every transition and session of ``events`` (``web_requests``) under the fitted model.
 
-    def _evaluate(self, requests: ibis.Table) -> tuple[ibis.Table, ibis.Table]:
-        """Scored transitions and scored sessions, each computed once per input and staged as Parquet."""
-        self._check()
-        cached = getattr(self, "_scored", None)
-        if cached is not None and cached[0].equals(requests):
-            return cached[1], cached[2]
-        sessions, transitions = self._staged_input(requests, self.engine_)
+        Both tables are computed in the engine and staged as Parquet; nothing is kept on the
+        detector, so each call's :class:`WebScores` is its own.
+        """
+        check_fitted(self)
+        self.validate()
+        if events.equals(self.baseline_):
+            sessions, transitions = self.baseline_sessions_, self.baseline_transitions_
+        else:
+            sessions, transitions = self._stage(events, self.engine_)
         t = self.model_.score(transitions)
         homes = [f"{m} {p}" for m in ("GET", "HEAD") for p in self.home_paths]
         exempt = (t.state == t.prev) | t.state.isin(homes) | (t.state == END)
@@ -196,115 +220,65 @@ class WebSessionDetector:
             canary_hits=t.canary.cast("int64").sum(),
             evidence_bits=ibis.ifelse(t.risk >= MEDIUM, t.surprisal, 0.0).sum())
         scored = self.engine_.materialize(session_stats(sessions).join(per, "session_id"),
-                             "web-session-scores")
-        self._scored = (requests, t, scored)
-        return t, scored
-
-    def score_transitions(self, requests: ibis.Table) -> ibis.Table:
-        """Every transition with ``support``, ``prob``, ``surprisal``, ``failed``, ``canary`` and
-        ``risk`` (0 LOW, 1 MEDIUM, 2 HIGH), as an engine table."""
-        return self._evaluate(requests)[0]
-
-    def score(self, requests: ibis.Table) -> ibis.Table:
-        """Per session: client, window, timing statistics, ``risk``, ``score`` (rarest window, bits),
-        ``mean_surprisal`` and counts of HIGH / MEDIUM transitions (an engine table)."""
-        return self._evaluate(requests)[1]
-
-    def score_ips(self, requests: ibis.Table) -> ibis.Table:
-        """Per client IP: highest session risk and score, and sessions by risk (an engine table)."""
-        s = self.score(requests)
-        return s.group_by("client_ip").agg(
-            risk=s.risk.max(), score=s.score.max(), sessions=s.count(),
-            high_sessions=(s.risk == HIGH).sum(), medium_sessions=(s.risk == MEDIUM).sum(),
-            requests=s.requests.sum(), first_seen=s.first_seen.min(), last_seen=s.last_seen.max())
-
-    def high_ips(self, requests: ibis.Table) -> list[str]:
-        """Client IPs with at least one HIGH session, for a blocklist."""
-        ips = self.score_ips(requests)
-        df = self.engine_.to_pandas(ips.filter(ips.risk == HIGH).select("client_ip").order_by("client_ip"))
-        return df["client_ip"].tolist()
+                                          "web-session-scores")
+        return WebScores(transitions=t, sessions=scored, n_clients=self.n_clients_,
+                         rare_support=self.rare_support_, engine=self.engine_)
 
     # -- findings ---------------------------------------------------------------------------------
-    def detect(self, requests: ibis.Table) -> list[Finding]:
-        """``web_session`` findings for sessions at or above ``min_severity``, highest score first."""
-        self._check()
-        self._validate()
-        floor = HIGH if self.min_severity == "high" else MEDIUM
-        trans, sessions = self._evaluate(requests)
-        chosen = self.engine_.to_pandas(
-            sessions.filter(sessions.risk >= floor)
+    def detect(self, scores: WebScores) -> list[Finding]:
+        """``web_session`` findings for sessions at or above ``min_severity``, highest score first
+        (at most ``max_findings``)."""
+        check_fitted(self)
+        self.validate()
+        if not isinstance(scores, WebScores):
+            raise TypeError(f"detect() takes the WebScores that score() returns, got {type(scores).__name__}; "
+                            "call detector.detect(detector.score(requests))")
+        sessions, trans, engine = scores.sessions, scores.transitions, scores.engine
+        chosen = engine.to_pandas(
+            sessions.filter(sessions.risk >= SEVERITIES[self.min_severity])
             .order_by([ibis.desc("risk"), ibis.desc("evidence_bits"), "session_id"]).limit(self.max_findings))
         if chosen.empty:
             return []
         flagged = trans.filter(trans.session_id.isin(chosen["session_id"].tolist()) & (trans.risk >= MEDIUM))
-        rows = self.engine_.to_pandas(flagged.select(
+        rows = engine.to_pandas(flagged.select(
             "session_id", "step", "event_id", "time", "status", "prev", "state", "support", "prob",
             "surprisal", "risk", "canary").order_by(["session_id", "step"]))
         # every chosen session has at least one MEDIUM or HIGH transition, so each has rows here
         by_session = {sid: grp for sid, grp in rows.groupby("session_id", sort=False)}
-        return [self._finding(i, rec, by_session[rec.session_id]) for i, rec in
+        return [session_finding(i, rec, by_session[rec.session_id], scores) for i, rec in
                 enumerate(chosen.itertuples(index=False), start=1)]
 
-    def _finding(self, number: int, s, rare: pd.DataFrame) -> Finding:
-        listed = rare.sort_values(["risk", "surprisal"], ascending=[False, False]).head(MAX_LISTED)
-        transitions = [{
-            "from": r.prev, "to": r.state, "status": None if pd.isna(r.status) else int(r.status),
-            "other_clients": int(r.support), "probability": float(r.prob),
-            "surprisal_bits": round(float(r.surprisal), 3), "risk": RISK_NAMES[int(r.risk)],
-            "canary": bool(r.canary), "event_id": r.event_id,
-        } for r in listed.itertuples(index=False)]
-        risk = RISK_NAMES[int(s.risk)]
-        ua = s.user_agent if isinstance(s.user_agent, str) else "-"
-        return Finding(
-            kind="web_session",
-            id=f"web-{number:05d}",
-            title=f"{risk.upper()} web session from {s.client_ip}: {int(s.high)} high-risk"
-                  + (f" and {int(s.medium)} unusual" if int(s.medium) else "")
-                  + f" transitions in {int(s.requests)} requests",
-            severity=risk,
-            score=round(float(s.evidence_bits), 4),
-            first_seen=iso_utc(s.first_seen),
-            last_seen=iso_utc(s.last_seen),
-            entities={"ips": [s.client_ip], "user_agents": [ua]},
-            event_ids=[e for e in rare["event_id"].tolist() if isinstance(e, str)][:MAX_EVENT_IDS],
-            explanation=self._explain(s, ua, transitions),
-            evidence={
-                "session_id": s.session_id, "requests": int(s.requests),
-                "transitions": int(s.transitions), "high_transitions": int(s.high),
-                "medium_transitions": int(s.medium), "canary_hits": int(s.canary_hits),
-                "rarest_window_bits": round(float(s.score), 4),
-                "rare_transition_bits": round(float(s.evidence_bits), 4),
-                "mean_surprisal_bits": round(float(s.mean_surprisal), 4),
-                "requests_per_minute": round(float(s.rpm), 3),
-                "pause_cv": None if pd.isna(s.gap_cv) else round(float(s.gap_cv), 3),
-                "machine_paced": bool(s.machine_paced),
-                "clients_in_model": self.n_clients_, "rare_support_below": self.rare_support_,
-                "rare_transitions": transitions,
-            },
-        )
 
-    def _explain(self, s, ua: str, transitions: list[dict]) -> str:
-        n = self.n_clients_
-        if int(s.requests) < MACHINE_MIN_REQUESTS:
-            pace = "too few requests to judge pacing"
-        else:
-            pace = "machine-paced" if bool(s.machine_paced) else "human-paced"
-        lines = []
-        for tr in transitions[:3]:
-            seen = ("never seen from any other of" if tr["other_clients"] == 0
-                    else f"seen from only {tr['other_clients']:,} other of")
-            status = f" (HTTP {tr['status']})" if tr["status"] is not None else ""
-            why = "canary path; " if tr["canary"] else ""
-            lines.append(f"{tr['from']} → {tr['to']}{status}: {why}{seen} {n:,} clients")
-        more = len(transitions) - len(lines)
-        listed = "; ".join(lines) + (f"; and {more} more" if more > 0 else "")
-        action = ("It walked paths real visitors do not walk into pages the server does not have: "
-                  "treat it as a scanner or exploit attempt and consider blocking the IP."
-                  if int(s.risk) == HIGH else
-                  "Its route through the site is unusual but the pages exist; review before acting.")
-        return (f"Client {s.client_ip} (user agent {ua!r}) made {int(s.requests):,} requests between "
-                f"{iso_utc(s.first_seen)} and {iso_utc(s.last_seen)} ({float(s.rpm):.1f}/min, {pace}). "
-                f"Rare transitions: {listed}. {action}")
+def _number(name: str, value: object, *, above: float | None = None, at_least: float | None = None,
+            below: float | None = None) -> None:
+    """A finite real number (not a bool) within the bounds given."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ConfigError(f"{name} must be a finite number, got {value!r}")
+    if above is not None and not value > above:
+        raise ConfigError(f"{name} must be greater than {above}, got {value!r}")
+    if at_least is not None and not value >= at_least:
+        raise ConfigError(f"{name} must be at least {at_least}, got {value!r}")
+    if below is not None and not value < below:
+        raise ConfigError(f"{name} must be below {below}, got {value!r}")
+
+
+def _integer(name: str, value: object) -> None:
+    """A whole number of at least 1 (not a bool, not 2.0)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"{name} must be a whole number of at least 1, got {value!r}")
+
+
+def _choice(name: str, value: object, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
+
+
+def _paths(name: str, value: object) -> None:
+    """A list of non-empty path strings; a bare string would be read as its characters, and an
+    empty prefix would match every request."""
+    if isinstance(value, str) or not isinstance(value, (list, tuple)) or \
+            not all(isinstance(p, str) and p for p in value):
+        raise ConfigError(f"{name} must be a list of non-empty paths like ['/admin/'], got {value!r}")
 
 
 def split_baseline(requests: ibis.Table, until: datetime) -> ibis.Table:

@@ -38,7 +38,7 @@ def render(ips: list[str], fmt: str = "plain", set_name: str = DEFAULT_SET) -> s
     if not set_name.replace("_", "").isalnum():
         raise ConfigError(f"set name must be letters, digits and '_', got {set_name!r}")
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    header = f"# tracehound web: {len(ips)} client IPs rated HIGH, written {stamp}\n"
+    header = f"# tracehound: {len(ips)} attacker addresses to block, written {stamp}\n"
     v4 = [ip for ip in ips if ":" not in ip]
     v6 = [ip for ip in ips if ":" in ip]
     if fmt == "plain":

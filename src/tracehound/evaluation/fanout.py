@@ -18,13 +18,13 @@ from pathlib import Path
 import ibis
 
 from ..engine import Engine
+from ..fanout import SEED_ONLY, FanoutDetector, FanoutSpec
+from ..fanout import preset as get_preset
 from ..findings import Finding
 from ..readers.connections import read_connections
 from ..readers.logons import read_logons
 from ..simulate.connections import ConnSimConfig, simulate_connections
 from ..simulate.logons import LogonSimConfig, simulate_logons
-from .detector import SEED_ONLY, FanoutDetector
-from .presets import preset as get_preset
 
 MODES = {"seed": SEED_ONLY, "improved": {}}
 #: Each improvement alone on top of the seed statistic, for the ablation table in docs/fanout.md.
@@ -80,15 +80,16 @@ def match(findings: list[Finding], truth: list[dict], kind: str, entities: int, 
     return score
 
 
-def run_daily(table: ibis.Table, engine: Engine, preset_name: str, first_day: datetime, days: int,
-              baseline_days: float, options: dict) -> list[Finding]:
-    """Run a hunt as a daily job: detection window = each day in turn, baseline = the days before."""
+def run_daily(table: ibis.Table, engine: Engine, preset_name: str | FanoutSpec, first_day: datetime,
+              days: int, baseline_days: float, options: dict) -> list[Finding]:
+    """Run a hunt as a daily job: detection window = each day in turn, baseline = the days before
+    (``end`` bounds both, so fitting on and scoring the whole table is that day's job exactly)."""
     found: list[Finding] = []
     for d in range(days):
         end = first_day + timedelta(days=d + 1)
         det = FanoutDetector(preset_name, detect_last="1d", end=end, baseline_days=baseline_days,
-                             **options)
-        found.extend(det.fit(table, engine).detect(table, engine))
+                             **options).fit(table, engine)
+        found.extend(det.detect(det.score(table)))
     return found
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import InputFormatError
-from .scoring import HIGH
+from ..web.scores import HIGH
 
 
 def load_labels(path: str | Path) -> pd.DataFrame:

@@ -25,13 +25,15 @@ import pandas as pd
 from ..engine import Engine
 from ..errors import ConfigError, InputFormatError
 from ..findings import Finding
-from .hunt import hunt_signins
+from ..spray import SprayHunter
+from ..spray.kinds import BRUTE_FORCE, FAST_SPRAY, PASSWORD_SPRAY
 
 if TYPE_CHECKING:
     from ..simulate.writer import ExtraRecord
 
 LOW_AND_SLOW = "low_and_slow_spray"
-#: Labels kinds that are benign look-alikes; none may be reported as a low-and-slow campaign.
+#: Label kinds (the simulator's ground truth, not finding kinds) that are benign look-alikes or other
+#: attacks; none may be reported as a low-and-slow campaign.
 CONFOUNDER_KINDS = ("typo", "expired_password", "mfa_interrupt", "traveller", "new_device",
                     "service_account", "fast_spray", "brute_force")
 #: Label kind of injected real runs that are *not* password sprays (e.g. an MFA sweep); the simulator's
@@ -64,7 +66,7 @@ def score_findings(findings: list[Finding], labels: pd.DataFrame, *, tenant: str
     by_id = labels.set_index("event_id")
     attempts = labels[(labels.kind == LOW_AND_SLOW) & ~labels.success]
     planted_success = labels[(labels.kind == LOW_AND_SLOW) & labels.success]
-    sprays = [f for f in findings if f.kind == "password_spray"]
+    sprays = [f for f in findings if f.kind == PASSWORD_SPRAY]
     reported = [set(f.event_ids) for f in sprays]
     linked_by = [set(f.success_event_ids or []) for f in sprays]
     linked = set().union(*linked_by) if sprays else set()
@@ -72,7 +74,7 @@ def score_findings(findings: list[Finding], labels: pd.DataFrame, *, tenant: str
     attack_success = set(planted_success.event_id) | set(labels[(labels.kind != "benign") & labels.success &
                                                                  (labels.label != "benign")].event_id)
     rows = []
-    for expected, group_rows in (("password_spray", attempts), ("nothing", labels[labels.kind == NEGATIVE])):
+    for expected, group_rows in ((PASSWORD_SPRAY, attempts), ("nothing", labels[labels.kind == NEGATIVE])):
         for name, group in group_rows.groupby("label"):
             truth = set(group.event_id)
             best, overlap = None, 0
@@ -86,7 +88,7 @@ def score_findings(findings: list[Finding], labels: pd.DataFrame, *, tenant: str
             succ = set(planted_success[planted_success.label == name].event_id) if expected != "nothing" \
                 else set(group[group.success].event_id)
             flagged = set().union(*(linked_by[i] for i in touching)) - attack_success if touching else set()
-            positive = expected == "password_spray"
+            positive = expected == PASSWORD_SPRAY
             rows.append({
                 "tenant": tenant, "preset": preset, "campaign": name, "expected": expected,
                 "attempts": len(truth),
@@ -103,7 +105,7 @@ def score_findings(findings: list[Finding], labels: pd.DataFrame, *, tenant: str
     kinds = by_id.loc[known, "kind"] if known else pd.Series(dtype=str)
     true_pos = int((kinds == LOW_AND_SLOW).sum())
     confounders = {k: int((kinds == k).sum()) for k in (*CONFOUNDER_KINDS, NEGATIVE) if int((kinds == k).sum())}
-    positives = [r for r in rows if r["expected"] == "password_spray"]
+    positives = [r for r in rows if r["expected"] == PASSWORD_SPRAY]
     summary = {
         "tenant": tenant, "preset": preset,
         "campaigns_found": f"{sum(r['found'] for r in positives)}/{len(positives)}",
@@ -113,7 +115,7 @@ def score_findings(findings: list[Finding], labels: pd.DataFrame, *, tenant: str
         "benign_successes_flagged": len(linked - attack_success),
         "confounder_events_as_spray": confounders,
         "spray_findings": len(sprays),
-        "other_findings": {k: sum(f.kind == k for f in findings) for k in ("fast_spray", "brute_force")},
+        "other_findings": {k: sum(f.kind == k for f in findings) for k in (FAST_SPRAY, BRUTE_FORCE)},
         "seconds": round(seconds, 2),
     }
     return TenantScore(tenant, preset, pd.DataFrame(rows), summary)
@@ -130,7 +132,8 @@ def evaluate_tenant(paths: list[Path], labels_path: Path, engine: Engine, *, ten
         from ..readers.signins import read_signins as read
     start = time.perf_counter()
     table, _ = read(paths, engine)
-    findings, _, _ = hunt_signins(table, engine, preset=preset)
+    hunter = SprayHunter.from_preset(preset).fit(table, engine)
+    findings = hunter.detect(hunter.score(table))
     seconds = time.perf_counter() - start
     labels = pd.read_csv(labels_path, dtype=str)
     return score_findings(findings, labels, tenant=tenant, preset=preset, seconds=seconds)

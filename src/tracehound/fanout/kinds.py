@@ -1,0 +1,43 @@
+"""The finding kinds the fan-out package produces, declared once (``tracehound.registry`` collects them).
+
+Each preset's kind is derived from its :class:`~tracehound.fanout.presets.FanoutSpec` — name, table,
+and which entity types are actors and targets — plus its ATT&CK mapping below, so a preset and its
+kind cannot drift apart. ``blockable`` says whether the actors' addresses are the attacker's own: a
+scanner's or a password guesser's source may go to a blocklist; an account moving laterally is no
+address, and a custom hunt's entity may be anything.
+"""
+
+from __future__ import annotations
+
+from ..findings import Kind
+from .presets import PRESETS, FanoutSpec
+
+#: kind → (title, ATT&CK tactic, technique id, technique name, blockable).
+_ATTACK: dict[str, tuple[str, str, str, str, bool]] = {
+    "lateral_movement": ("Lateral movement", "LateralMovement", "T1021", "Remote Services", False),
+    "password_guessing": ("Password guessing across accounts", "CredentialAccess", "T1110.003",
+                          "Brute Force: Password Spraying", True),
+    "logon_brute_force": ("Logon brute force on one account", "CredentialAccess", "T1110.001",
+                          "Brute Force: Password Guessing", True),
+    "host_scan": ("Host scan", "Discovery", "T1046", "Network Service Discovery", True),
+    "port_scan": ("Port scan", "Discovery", "T1046", "Network Service Discovery", True),
+    "av_sustained": ("Sustained AV detections", "Execution", "T1204", "User Execution", False),
+}
+
+
+def _kind(spec: FanoutSpec, hunt: str) -> Kind:
+    title, tactic, technique, technique_name, blockable = _ATTACK[spec.kind]
+    actors, targets = spec.role_types()
+    return Kind(spec.kind, hunt, spec.table, title, tactic, technique, technique_name,
+                actors=actors, targets=targets, blockable=blockable, plot="series")
+
+
+KINDS: tuple[Kind, ...] = (
+    *(_kind(spec, f"fanout.{name}") for name, spec in PRESETS.items()),
+    # a custom hunt's columns are the user's: any type a column name can imply (presets.column_type)
+    Kind("custom_fanout", "fanout.custom", "logons", "Custom fan-out", "Discovery", "T1046",
+         "Network Service Discovery", actors=("users", "ips", "hosts", "ports"),
+         targets=("users", "ips", "hosts", "ports"), blockable=False, plot="series"),
+    Kind("protocol_mismatch", "mismatch", "connections", "Protocol / port mismatch", "CommandAndControl",
+         "T1571", "Non-Standard Port", actors=("ips",), targets=("ips",), blockable=True, plot=None),
+)

@@ -1,0 +1,167 @@
+"""The reader families: the one place the pipeline learns how each canonical table is read.
+
+A family is a canonical table plus the sniffer that recognises its raw logs by content and the
+reader that parses them. :func:`route` sorts a pile of inputs (a folder mixing sign-in exports, EVTX,
+Zeek logs, access logs and tracehound's own Parquet) into families; :func:`read_family` turns one
+family's files into one engine table. Parquet that already is a canonical table is recognised by
+its columns and taken in by :func:`tracehound.readers.staging.read_canonical`, the only such
+pass-through, so a file gives the same table whichever command read it. A table without a family
+(``detections``) can only come as canonical Parquet.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping
+
+import ibis
+import pyarrow.parquet as pq
+
+from ..badrecords import ReadReport
+from ..engine import Engine
+from ..errors import ConfigError
+from ..schema import CONNECTIONS, TABLES
+from .connections import read_connections, sniff_connection_format
+from .files import MARKERS, expand
+from .logons import LogonFilter, read_logons, sniff_logon_format
+from .signins import read_signins, sniff_signin_format
+from .staging import read_canonical
+from .weblogs import read_weblogs, sniff_weblog_format
+
+
+@dataclass(frozen=True)
+class Family:
+    """One canonical table and how its raw logs are recognised and read.
+
+    ``read(files, engine, **options)`` accepts exactly the keyword ``options`` listed here.
+    """
+
+    table: str
+    sniff: Callable[[Path], str | None]
+    read: Callable[..., tuple[ibis.Table, ReadReport]]
+    options: tuple[str, ...] = ()
+
+
+#: In routing order: the first family whose sniffer recognises a file gets it.
+FAMILIES: tuple[Family, ...] = (
+    Family("signins", sniff_signin_format, read_signins),
+    Family("logons", sniff_logon_format, read_logons, ("accounts",)),
+    Family("connections", sniff_connection_format, read_connections, ("mapping",)),
+    Family("web_requests", sniff_weblog_format, read_weblogs),
+)
+_BY_TABLE = {family.table: family for family in FAMILIES}
+
+
+def _check_accounts(value: Any) -> None:
+    if not isinstance(value, LogonFilter):
+        raise ConfigError(f"read option accounts: expected a LogonFilter, got {type(value).__name__}")
+
+
+def _check_mapping(value: Any) -> None:
+    """``None`` or canonical column → CSV header; a misspelt column would otherwise be ignored."""
+    if value is None:
+        return
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"read option mapping: expected canonical column → CSV header, "
+                          f"got {type(value).__name__}")
+    for column, header in value.items():
+        if column not in CONNECTIONS.names:
+            raise ConfigError(f"read option mapping: {column!r} is not a connections column; "
+                              f"expected one of {', '.join(CONNECTIONS.names)}")
+        if not isinstance(header, str):
+            raise ConfigError(f"read option mapping: the header for {column!r} must be text, "
+                              f"got {type(header).__name__}")
+
+
+_OPTION_CHECKS: dict[str, Callable[[Any], None]] = {"accounts": _check_accounts, "mapping": _check_mapping}
+
+
+@dataclass
+class Routing:
+    """Which files go to which family, and the ones nothing recognised."""
+
+    files: dict[str, list[Path]] = field(default_factory=dict)
+    canonical: dict[str, list[Path]] = field(default_factory=dict)
+    unrecognised: list[Path] = field(default_factory=list)
+
+
+def canonical_table(path: Path) -> str | None:
+    """The canonical table a Parquet file already is (tracehound's own output), by content, if any.
+
+    A file with every column of a table's schema is that table (extra columns are allowed and
+    dropped on reading); the first table in :data:`tracehound.schema.TABLES` that fits wins.
+    """
+    try:
+        with open(path, "rb") as fh:
+            if fh.read(4) != b"PAR1":
+                return None
+        names = set(pq.read_schema(path).names)
+    except Exception:  # noqa: BLE001 - pyarrow raises several types for damaged files: not canonical
+        return None
+    for table, schema in TABLES.items():
+        if set(schema.names) <= names:
+            return table
+    return None
+
+
+def route(paths: Iterable[str | Path] | str | Path) -> Routing:
+    """Sniff every file's content and assign it to a family, or to a canonical table.
+
+    Canonical Parquet goes to ``canonical[table]``, except canonical sign-ins: the sign-in reader
+    takes those itself (with the same pass-through), so they go to ``files["signins"]``. A sniffer
+    that raises on a file means "not mine". Spark's ``_SUCCESS`` and similar markers are skipped.
+    """
+    routing = Routing()
+    for path in expand(paths):
+        if path.name in MARKERS:
+            continue
+        table = canonical_table(path)
+        if table == "signins":
+            routing.files.setdefault(table, []).append(path)
+            continue
+        if table is not None:
+            routing.canonical.setdefault(table, []).append(path)
+            continue
+        for family in FAMILIES:
+            try:
+                fmt = family.sniff(path)
+            except Exception:  # noqa: BLE001 - a sniffer that chokes on a file means "not mine"
+                fmt = None
+            if fmt:
+                routing.files.setdefault(family.table, []).append(path)
+                break
+        else:
+            routing.unrecognised.append(path)
+    return routing
+
+
+def read_family(table: str, files: list[Path], canonical: list[Path], engine: Engine,
+                **options: Any) -> tuple[ibis.Table | None, ReadReport]:
+    """One canonical table from raw ``files`` (through the family's reader) and ``canonical`` Parquet.
+
+    The result has exactly the canonical columns, raw rows first; ``None`` when both lists are
+    empty. ``options`` go to the reader (logons: ``accounts``, connections: ``mapping``); any other,
+    or a value of the wrong kind, is a :class:`ConfigError`, checked before anything is read.
+    """
+    if table not in TABLES:
+        raise ConfigError(f"unknown table {table!r}; expected one of {', '.join(TABLES)}")
+    family = _BY_TABLE.get(table)
+    accepted = family.options if family is not None else ()
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        raise ConfigError(f"read option(s) {', '.join(unknown)} do not apply to the {table} table; "
+                          f"it accepts {', '.join(accepted) or 'none'}")
+    for name, value in options.items():
+        _OPTION_CHECKS[name](value)
+    if files and family is None:
+        raise ConfigError(f"the {table} table has no log reader; pass it as canonical Parquet files")
+    report = ReadReport()
+    parsed = None
+    if files:
+        parsed, report = family.read(files, engine, **options)
+        parsed = parsed.select(*TABLES[table].names)
+    extra = read_canonical(canonical, table, engine, report, like=parsed)
+    if parsed is None or extra is None:
+        return (parsed if extra is None else extra), report
+    return parsed.union(extra, distinct=False), report

@@ -1,0 +1,127 @@
+"""Which sign-in format a file is, from its content: exports get renamed, gzip'd and re-saved.
+
+The formats are listed in :mod:`tracehound.readers.signins`. A file that is not a sign-in log gets
+the reason why (shown to the analyst as an unreadable file), not just a no: "Parquet file without
+SigninLogs columns", "JSON records that are not sign-ins", the columns its first line has.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import orjson
+import pyarrow.parquet as pq
+
+from ..schema import SIGNINS
+from .signin_containers import csv_columns, delimiter, head
+from .signin_fields import M365_OPERATIONS
+
+#: Characters of (decompressed, decoded) content looked at to recognise a format.
+SNIFF_BYTES = 262_144
+_SIGNINLOGS_KEYS = ("UserPrincipalName", "ResultType")
+_PORTAL_KEYS = ("Date (UTC)", "Sign-in error code")
+
+
+def _json_kind(rec: object) -> str | None:
+    """``signinlogs`` / ``m365`` for one JSON record, ``None`` for anything else."""
+    if not isinstance(rec, dict):
+        return None
+    if rec.get("Operation") in M365_OPERATIONS:
+        return "m365"
+    if all(k in rec for k in _SIGNINLOGS_KEYS) or rec.get("Type") == "SigninLogs":
+        return "signinlogs"
+    return None
+
+
+def _kind_by_keys(text: str) -> str | None:
+    """``signinlogs`` / ``m365`` from the keys in the head of JSON too long to parse whole."""
+    if '"Operation"' in text and ('"UserLoggedIn"' in text or '"UserLoginFailed"' in text):
+        return "m365"
+    # Exports order keys by the table schema: Category ("SignInLogs", "NonInteractiveUserSignInLogs",
+    # ...) and ResultType come early, UserPrincipalName may come after the policies.
+    if '"ResultType"' in text and ('"UserPrincipalName"' in text or 'SignInLogs"' in text):
+        return "signinlogs"
+    return None
+
+
+def sniff(path: Path) -> tuple[str | None, str]:
+    """``(format, "")`` or ``(None, why it is not a sign-in log)``."""
+    try:
+        with open(path, "rb") as fh:
+            magic = fh.read(4)
+    except OSError as exc:
+        return None, f"cannot open: {exc.strerror or exc}"
+    if magic == b"PAR1":
+        try:
+            names = set(pq.read_schema(path).names)
+        except Exception as exc:  # pyarrow raises several types for corrupt files
+            return None, f"corrupt Parquet file ({exc})"
+        if set(SIGNINS.names) <= names:
+            return "signins-parquet", ""
+        if all(k in names for k in _SIGNINLOGS_KEYS):
+            return "signinlogs-parquet", ""
+        return None, ("Parquet file without SigninLogs columns (UserPrincipalName, ResultType) "
+                      f"or the canonical signins columns; it has: {', '.join(sorted(names)[:12])}")
+    text, problem = head(path, SNIFF_BYTES)
+    text = text.lstrip()
+    if not text:
+        return None, problem or "empty file (no records)"
+    if text[0] == "[":
+        kind = _kind_by_keys(text)
+        if kind:
+            return f"{kind}-json", ""
+        return None, "JSON array without SigninLogs or M365 sign-in records"
+    if text[0] == "{":
+        # A mixed audit export may start with other record types, and the head may cut the last
+        # line, so look at the first few lines for one sign-in record.
+        parsed = False
+        for line in [ln for ln in text.split("\n") if ln.strip()][:20]:
+            try:
+                kind = _json_kind(orjson.loads(line))
+            except orjson.JSONDecodeError:
+                continue
+            parsed = True
+            if kind:
+                return f"{kind}-jsonl", ""
+        if not parsed and len(text) >= SNIFF_BYTES // 2:
+            # One record longer than the head (hundreds of conditional-access policies): judge
+            # by its keys, and let the reader parse it whole.
+            kind = _kind_by_keys(text)
+            if kind:
+                return f"{kind}-jsonl", ""
+        if parsed:
+            return None, ("JSON records that are not sign-ins: expected SigninLogs keys "
+                          "(Id, UserPrincipalName, ResultType) or an M365 UserLoggedIn / "
+                          "UserLoginFailed record")
+        return None, "starts like JSON but no line of its beginning is valid JSON"
+    first_line = text.split("\n", 1)[0]
+    if "\x00" in first_line[:4096]:
+        return None, "binary file, not a text or Parquet sign-in export"
+    try:
+        header = next(csv.reader(io.StringIO(text), delimiter=delimiter(first_line)))
+    except (csv.Error, StopIteration):
+        return None, "not JSON, CSV or Parquet"
+    cols = csv_columns(header)
+    if "AuditData" in cols:
+        return "m365-csv", ""
+    if all(k in cols for k in _SIGNINLOGS_KEYS):
+        return "signinlogs-csv", ""
+    if all(k in cols for k in _PORTAL_KEYS):
+        return "signinlogs-portal-csv", ""
+    if "\x00" in text[:4096]:
+        return None, "binary file, not a text or Parquet sign-in export"
+    shown = ", ".join(repr(c) for c in cols[:8]) + (", ..." if len(cols) > 8 else "")
+    return None, ("not a sign-in log: its first line has columns " + shown + "; expected a SigninLogs "
+                  "export (UserPrincipalName, ResultType, TimeGenerated, ...), a portal export "
+                  "('Date (UTC)', 'Sign-in error code', ...) or an M365 audit export (AuditData)")
+
+
+def sniff_signin_format(path: str | Path) -> str | None:
+    """The sign-in format of one file, from its content, or ``None`` when it is not a sign-in log.
+
+    One of ``signinlogs-jsonl``, ``signinlogs-json``, ``signinlogs-csv``, ``signinlogs-portal-csv``,
+    ``signinlogs-parquet``, ``signins-parquet``, ``m365-jsonl``, ``m365-json``, ``m365-csv``.
+    """
+    return sniff(Path(path))[0]

@@ -1,0 +1,32 @@
+"""The finding kinds the spray hunt produces, declared once for the registry and every reporter.
+
+All three come from one sign-in campaign measured the same way; :func:`~.pruning.judge` decides
+which one a campaign is. Actors are the campaign's source addresses and, when the tool pins its
+user agent, that agent; targets are the accounts it tried. A low-and-slow spray rotates residential
+proxies that real users share, so its addresses are not blockable; a burst comes from the
+attacker's own few addresses, which are.
+"""
+
+from __future__ import annotations
+
+from ..findings import Kind
+
+PASSWORD_SPRAY = "password_spray"
+FAST_SPRAY = "fast_spray"
+#: The sign-in brute force (fan-out has its own ``logon_brute_force``).
+BRUTE_FORCE = "signin_brute_force"
+
+KINDS: tuple[Kind, ...] = (
+    Kind(PASSWORD_SPRAY, hunt="spray", table="signins", title="Low-and-slow password spray",
+         tactic="CredentialAccess", technique="T1110.003", technique_name="Brute Force: Password Spraying",
+         actors=("ips", "user_agents"), targets=("users",), blockable=False, plot="spray",
+         blockable_agents=True),
+    Kind(FAST_SPRAY, hunt="spray", table="signins", title="Fast password spray",
+         tactic="CredentialAccess", technique="T1110.003", technique_name="Brute Force: Password Spraying",
+         actors=("ips", "user_agents"), targets=("users",), blockable=True, plot="spray",
+         blockable_agents=True),
+    Kind(BRUTE_FORCE, hunt="spray", table="signins", title="Password brute force",
+         tactic="CredentialAccess", technique="T1110.001", technique_name="Brute Force: Password Guessing",
+         actors=("ips", "user_agents"), targets=("users",), blockable=True, plot="spray",
+         blockable_agents=True),
+)

@@ -1,0 +1,161 @@
+"""Step 8: the successful sign-ins that look like a campaign getting in — the likely compromised accounts.
+
+:func:`new_to_user` marks, once per scored table, what is new about each successful sign-in (first
+from this address for its user, first with this agent, a one-off, an address other accounts share);
+:func:`match_successes` links a campaign's successes by its fingerprint, its span and one of three
+routes of evidence (its docstring says which and why). Both read only the scored table and the
+campaign's own attempts, so the successes linked are always the scored table's.
+"""
+
+from __future__ import annotations
+
+import ibis
+import numpy as np
+import pandas as pd
+
+from ..engine import Engine
+from .fingerprint import FingerprintRules, matches
+from .mixture import BernoulliMixture, cluster_posterior
+from .rarity import decode_patterns
+
+
+def new_to_user(bits: ibis.Table) -> ibis.Table:
+    """Successful sign-ins new to their user, with what step 8 asks of them (cached: a small table,
+    shared by every campaign's success matching).
+
+    New to the user: no earlier success of the user from this IP address. Columns added:
+
+    ``known_user``: the user had signed in successfully before. A user's first success in the input
+    has nothing to be new against; counting it as new everywhere would make every account's first
+    sign-ins look like an intruder's, so only the infrastructure route (which needs the address to
+    have sprayed other accounts) takes it: a dormant account's first sign-in may be the attacker's;
+
+    ``new_ua``: no earlier success of the user with this user agent (or no user agent logged);
+    ``ip_once`` / ``ua_once``: the user's *only* success from this address / with this agent, and
+    the user went on signing in successfully afterwards — the owner kept working and never came
+    back to it. A new phone or laptop is used again, a traveller keeps their own device, an office or
+    home address recurs; a password guessed by a spray is tried once. Requiring a later sign-in
+    keeps the last sign-ins before the export ends from looking like one-offs;
+    ``ip_shared``: another account had signed in successfully from this address before;
+    ``ip_alone``: no other account ever signed in successfully from this address.
+
+    Per-(user, IP), per-(user, agent), per-user and per-IP aggregates joined back, not
+    ``row_number`` windows: hash aggregates and joins instead of two sorts of every success. "First
+    from this IP" is "no earlier success of the user from it" (two at the same instant are both first).
+    """
+    s = bits.filter(bits.success)
+    by_ip = s.group_by(i_user=s.user, i_ip=s.ip).agg(i_first=s.time.min(), i_n=s.count())
+    by_ua = s.group_by(a_user=s.user, a_ua=s.ua_raw).agg(a_first=s.time.min(), a_n=s.count())
+    by_user = s.group_by(u_user=s.user).agg(u_first=s.time.min(), u_last=s.time.max())
+    # The first success from an address is an earlier one by another account iff it precedes this
+    # one (this row is its own user's first from the address); one (user, IP) row = one account.
+    by_addr = by_ip.group_by(o_ip=by_ip.i_ip).agg(o_first=by_ip.i_first.min(), o_users=by_ip.count())
+    t = s.join(by_ip, (s.user == by_ip.i_user) & (s.ip == by_ip.i_ip) & (s.time == by_ip.i_first))
+    t = t.join(by_user, t.user == by_user.u_user)
+    t = t.left_join(by_ua, (t.user == by_ua.a_user) & (t.ua_raw == by_ua.a_ua))
+    t = t.join(by_addr, t.ip == by_addr.o_ip)
+    later = t.u_last > t.time
+    t = t.mutate(new_ua=(t.a_first == t.time).fill_null(False) | t.ua_raw.isnull(),
+                 ip_once=(t.i_n == 1) & later, ua_once=((t.a_n == 1) & later).fill_null(False),
+                 ip_shared=t.o_first < t.time, ip_alone=t.o_users == 1, known_user=t.u_first < t.time)
+    return t.drop("i_user", "i_ip", "i_first", "i_n", "u_user", "u_first", "u_last", "a_user", "a_ua",
+                  "a_first", "a_n", "o_ip", "o_first", "o_users").cache()
+
+
+def match_successes(bits: ibis.Table, new_successes: ibis.Table, campaigns: ibis.Table, row,
+                    engine: Engine, *, success_patterns: pd.DataFrame, mixture: BernoulliMixture,
+                    components: np.ndarray, features: tuple[str, ...],
+                    fingerprint_rules: FingerprintRules) -> pd.DataFrame:
+    """Successful sign-ins of ``bits`` that look like the campaign of ``row`` (its row of the
+    cluster table) getting in; ``campaigns`` holds the campaigns' attempts and ``new_successes`` is
+    :func:`new_to_user` of ``bits``.
+
+    Every linked success carries the campaign's fingerprint values, falls in the campaign's
+    span (± ``success_slack_days``), and is new to its user: no earlier success of the user from
+    this IP address (see :func:`new_to_user`). Routes 1 and 3 also need the user to have signed
+    in before (a user's first sign-in in the input has nothing to be new against); route 2 does
+    not — a dormant account, a favourite spray target, may have no sign-in but the attacker's.
+    On top of that, one of three pieces of evidence that it is *this* campaign — each about what
+    a sprayer does and a benign user does not:
+
+    1. **it looks like the campaign's attempts**: it is also the user's first success with its
+       user agent (a traveller brings a new address but their own phone, a new phone comes from
+       the usual address, an attacker brings both), and its bit-pattern belongs to the campaign's
+       clusters with posterior at least ``success_posterior``. When the fingerprint is common
+       — more than ``success_specific_max`` successful sign-ins in the whole input carry it —
+       that is not enough on its own, and the success must also either be on an account the
+       campaign targeted (a failed attempt in the campaign, or one with its fingerprint set
+       aside as a typo: an attacker who guesses right on the second try looks, to the retry
+       rule, like a user fixing a typo), or carry a bit-pattern the campaign's own failed
+       attempts carry that is itself specific (at most ``success_specific_max`` of the
+       successes passing the checks above — fingerprint, span, new address and new agent —
+       share that pattern): it is unusual in exactly the way the campaign's attempts are, and
+       few new devices on new networks are. A spray that tries each account once often gets in
+       on its *only* attempt on that account, which then has no failed attempt to be
+       "targeted" by;
+    2. **it comes from the campaign's infrastructure**: the campaign's failed attempts on
+       *other* accounts came from its IP address, no other account had signed in successfully
+       from that address before (an office or hotel address where users mistype their passwords
+       is neither), and either its network (``ip_prefix``, when it is a feature) is anomalous
+       among successful sign-ins, or the address is the sprayer's alone: the user signed in
+       from it once and never again although they kept signing in, and no other account ever
+       signed in from it. The second half covers a sprayer on residential proxies in the
+       tenant's own country, whose networks are the users' own ISPs; a proxy exit that is
+       really someone's home is used again by them, and a carrier (CGNAT) address is shared by
+       many accounts. This route does not need a new user agent (an ordinary-browser spray may
+       happen to use the victim's own browser string);
+    3. **it is a one-off with the campaign's tool**: its user agent is one the campaign's failed
+       attempts used on *other* accounts, and the sign-in is a one-off — the user's only success
+       from that address *and* with that agent, although the user kept signing in afterwards —
+       from an address no other account ever signed in from. A password guessed by a spray is
+       tried once, from the tool and its proxy; the benign look-alikes are not one-offs: a new
+       phone or laptop is used again, a traveller keeps their device, a hotel or carrier address
+       is shared. This links an ordinary-browser spray's success from a home-country residential
+       address it never sprayed from, whose bit-pattern has nothing rare and is shared by many
+       benign new-device sign-ins (so route 1 cannot tell it apart).
+
+    Routes 2 and 3 use only facts a hunter can check in the sign-in log (who else used the
+    address, whether the account ever came back to it or to that agent), no labels and no
+    tuned threshold: "once" is one, "no other account" is none.
+    """
+    empty = pd.DataFrame(columns=["event_id", "user", "time"])
+    rules = fingerprint_rules
+    succ = success_patterns
+    if succ.empty or not row.fingerprint:
+        return empty
+    resp = cluster_posterior(mixture, components, decode_patterns(succ.pattern.to_numpy(), len(features)))
+    pats = [int(p) for p in succ.pattern[resp[:, list(row.clusters)].sum(axis=1) >= rules.success_posterior]]
+    slack = pd.Timedelta(days=rules.success_slack_days)
+    lo, hi = row.first_seen - slack, row.last_seen + slack
+    in_span = (bits.time >= lo.to_pydatetime()) & (bits.time <= hi.to_pydatetime())
+    all_succ = bits.filter(bits.success)
+    common = engine.scalar(all_succ.filter(matches(all_succ, row.fingerprint)).count()) > \
+        rules.success_specific_max
+    own = campaigns.filter(campaigns.campaign == int(row.campaign))
+    s = new_successes.filter(matches(new_successes, row.fingerprint) &
+                             (new_successes.time >= lo.to_pydatetime()) &
+                             (new_successes.time <= hi.to_pydatetime()))
+    looks_like = s.pattern.isin(pats) if pats else ibis.literal(False)
+    if common:
+        retried = bits.filter(bits.retried & matches(bits, row.fingerprint) & in_span).select("user")
+        targeted = own.select("user").union(retried).user
+        fresh = s.filter(s.new_ua & s.known_user)
+        rare = fresh.group_by("pattern").agg(n=fresh.count())
+        rare = rare.filter(rare.n <= rules.success_specific_max).pattern
+        looks_like = looks_like & (s.user.isin(targeted) |
+                                   (s.pattern.isin(own.pattern) & s.pattern.isin(rare)))
+    # Route 2, infrastructure: the address sprayed *other* accounts, no other account had signed
+    # in from it before, and its network is rare among successes or the address is the sprayer's.
+    sprayed = own.select(c_ip=own.ip, c_user=own.user).distinct()
+    sprayed = s.semi_join(sprayed, (s.ip == sprayed.c_ip) & (s.user != sprayed.c_user)) \
+        .select(x_id="event_id")
+    infra = s.event_id.isin(sprayed.x_id) & ~s.ip_shared
+    if "b_ip_prefix" in s.columns:
+        infra = infra & ((s.b_ip_prefix == 1) | (s.ip_once & s.ip_alone))
+    # Route 3, tool: a one-off from an address no other account used, with an agent the campaign
+    # sprayed *other* accounts with.
+    tool = own.filter(own.ua_raw.notnull()).select(t_ua=own.ua_raw, t_user=own.user).distinct()
+    tooled = s.semi_join(tool, (s.ua_raw == tool.t_ua) & (s.user != tool.t_user)).select(z_id="event_id")
+    one_off = s.ip_once & s.ua_once & s.ip_alone & s.event_id.isin(tooled.z_id)
+    s = s.filter((s.known_user & ((s.new_ua & looks_like) | one_off)) | infra)
+    return engine.to_pandas(s.select("event_id", "user", "time")).sort_values(["time", "event_id"])
