@@ -15,12 +15,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+from . import registry
 from .badrecords import ReadReport
 from .config import HuntConfig
 from .engine import Engine
 from .errors import InputFormatError
 from .findings import Finding
+from .outputs import is_output
 from .readers.families import FAMILIES, Routing, read_family, route
+from .windows import RunWindow, Searched, active_in, searched_of, split
 
 Step = Callable[[str], None]
 #: What the error says tracehound reads, when nothing among the inputs is a log.
@@ -40,6 +43,10 @@ class HuntResult:
     #: Canonical tables that were read but that no selected hunt uses, and the other way round.
     unused_tables: list[str] = field(default_factory=list)
     missing_tables: list[str] = field(default_factory=list)
+    #: Hunt section → the baseline and detection windows it searched.
+    searched: dict[str, Searched] = field(default_factory=dict)
+    #: Hunt section → why it could not run on its input (the other hunts went on).
+    skipped: dict[str, str] = field(default_factory=dict)
 
     def read_summary(self) -> ReadReport:
         """All readers' reports in one, with the files no reader recognised as unreadable."""
@@ -66,20 +73,27 @@ def _table_order(tables: Iterable[str]) -> list[str]:
 
 def run(paths: Iterable[str | Path], engine: Engine, config: HuntConfig | None = None, *,
         only: list[str] | None = None, read_options: dict[str, dict] | None = None,
-        baseline_until: datetime | None = None, step: Step | None = None) -> HuntResult:
+        window: RunWindow | None = None, baseline_until: datetime | None = None,
+        step: Step | None = None) -> HuntResult:
     """Route, read and hunt; ``only`` limits the run to those hunt sections; ``step`` hears progress.
 
     ``read_options`` are passed to a table's reader (logons: ``accounts``; connections: ``mapping``).
-    ``baseline_until``: fit every hunt on its rows before this time, score all of them.
+    ``window``: ``--since`` / ``--until`` / ``--detect-last`` for every hunt (see ``windows.py``).
+    ``baseline_until``: fit every hunt on its rows before this time, score and report all of them.
+    A hunt that cannot work on its input (``InputFormatError``: a sign-in export without failures) is
+    recorded in ``skipped`` and the others go on; when every selected hunt fails, the first error is
+    raised, so a single-hunt command still ends in one clear line.
     """
     config = config or HuntConfig()
+    window = window or RunWindow()
     config.validate()
     entries = config.selected(only)
-    hunts = [(entry, config.build(entry.section)) for entry in entries]  # every section checked first
+    hunts = [(e, registry.hunt(e.section).make(window.params(e, config.params(e.section)),
+                                               f"config [{e.section}]")) for e in entries]
     say = step or (lambda _msg: None)
     say("routing inputs")
     paths = list(paths)
-    routing = route(paths)
+    routing = _without_outputs(route(paths))
     if not routing.files and not routing.canonical:
         raise InputFormatError(f"no input is a log tracehound reads ({READABLE}): "
                                + ", ".join(str(p) for p in (routing.unrecognised or paths)[:10]))
@@ -94,6 +108,7 @@ def run(paths: Iterable[str | Path], engine: Engine, config: HuntConfig | None =
                                + (", ".join(f"{t} ({len(routing.files.get(t, [])) + len(routing.canonical.get(t, []))}"
                                             " files)" for t in sorted(present)) or "unrecognised"))
     options = read_options or {}
+    errors: list[InputFormatError] = []
     for table in _table_order(needed & present):
         files, canonical = routing.files.get(table, []), routing.canonical.get(table, [])
         say(f"reading {len(files) + len(canonical):,} {table} file(s)")
@@ -101,14 +116,48 @@ def run(paths: Iterable[str | Path], engine: Engine, config: HuntConfig | None =
         result.reports[table] = report
         if data is None:
             continue
+        data = window.rows(data)
+        spans = split(window, data, engine)
         read = f" ({report.records:,} records, {report.bad_count:,} set aside)" if files else ""
-        baseline = data.filter(data.time < baseline_until) if baseline_until is not None else data
         for entry, hunt in hunts:
             if config.table_for(entry) != table:
                 continue
             say(f"{entry.section}: {entry.description or 'hunting'}{read}")
-            scores = hunt.fit(baseline, engine).score(data)
-            result.scores[entry.section] = scores
-            result.findings.extend(hunt.detect(scores))
+            try:
+                result.findings.extend(_hunt_one(result, entry, hunt, data, spans, window, baseline_until,
+                                                 engine))
+            except InputFormatError as exc:
+                errors.append(exc)
+                result.skipped[entry.section] = str(exc)
+    if errors and not result.scores:
+        raise errors[0]
     return result
 
+
+def _without_outputs(routing: Routing) -> Routing:
+    """Routing minus files in a folder tracehound wrote its outputs to: a run never reads old findings."""
+    def keep(files: list[Path]) -> list[Path]:
+        return [f for f in files if not is_output(f)]
+    return Routing({t: kept for t, fs in routing.files.items() if (kept := keep(fs))},
+                   {t: kept for t, fs in routing.canonical.items() if (kept := keep(fs))},
+                   keep(routing.unrecognised))
+
+
+def _hunt_one(result: HuntResult, entry, hunt, data, spans, window: RunWindow, baseline_until: datetime | None,
+              engine: Engine) -> list[Finding]:
+    """Fit one hunt on its baseline, score its rows, keep its findings, record what it searched.
+
+    ``spans``: the table's baseline rows and spans under the run's window (:func:`windows.split`); a hunt
+    that cuts its own window is fitted on all rows and states the windows its scores carry."""
+    baseline, base_span, detect_span = spans
+    if window.owns_window(entry):
+        baseline = data
+    if baseline_until is not None:
+        baseline = baseline.filter(baseline.time < baseline_until)
+        base_span = (base_span[0], min(filter(None, (base_span[1], baseline_until))))
+    scores = hunt.fit(baseline, engine).score(data)
+    result.scores[entry.section] = scores
+    searched = searched_of(scores, Searched(base_span, detect_span))
+    result.searched[entry.section] = searched
+    findings = hunt.detect(scores)
+    return findings if window.owns_window(entry) else active_in(findings, searched.detection)

@@ -6,6 +6,8 @@ at the bottom of this file. Library code never prints; this layer shows progress
 
 from __future__ import annotations
 
+import signal
+
 import typer
 
 app = typer.Typer(help="Hunt attackers who hide in the noise of ordinary logs.",
@@ -19,8 +21,14 @@ app.add_typer(evaluate_app, name="evaluate")
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point. SIGTERM ends a run like Ctrl-C does, so every ``with`` block unwinds
+    and the engine's staging folder and any half-written output are removed."""
+    signal.signal(signal.SIGTERM, _terminate)
     app()
+
+
+def _terminate(signum, _frame) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 # Command modules register themselves on the apps above.

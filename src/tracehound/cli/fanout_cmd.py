@@ -78,7 +78,7 @@ def fanout(
                         "connections": {"mapping": _mapping(map_)}}
         result = run_and_report(paths, out_dir, engine_name=engine_name, master=master,
                                 config=HuntConfig({section: params}), only=[section], quiet=quiet,
-                                read_options=read_options, extra=lambda r, _out: _windows(r, section),
+                                read_options=read_options, extra=lambda r, _write, _final: _windows(r, section),
                                 title="tracehound fan-out report")
         print_top(result)
 

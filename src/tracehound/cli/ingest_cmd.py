@@ -11,6 +11,7 @@ from pathlib import Path
 import typer
 from rich.progress import Progress
 
+from ..outputs import atomic, check_outputs
 from ..readers.signins import read_signins
 from ..report import write_rejects
 from . import app
@@ -33,12 +34,19 @@ def ingest_signins(
     quiet: bool = QUIET_OPTION,
 ) -> None:
     """Read sign-in logs into the canonical signins table and write it as Parquet."""
-    with friendly_errors(), open_engine(engine, spark_master) as eng:
+    with friendly_errors():
+        check_outputs(paths, files=[out])
+        _ingest(paths, out, engine, spark_master, quiet)
+
+
+def _ingest(paths: list[str], out: Path, engine: str, spark_master: str | None, quiet: bool) -> None:
+    with open_engine(engine, spark_master) as eng:
         with Progress(console=console, disable=quiet, transient=True) as bar:
             task = bar.add_task("reading sign-in files", total=None)
             table, report = read_signins(
                 paths, eng, progress=lambda done, total: bar.update(task, completed=done, total=total))
-        eng.write_parquet(table, out)
+        with atomic(out) as tmp:
+            eng.write_parquet(table, tmp)
         report_reads(report, write_rejects(report, out.parent))
         formats = ", ".join(f"{n} {fmt}" for fmt, n in sorted(report.formats.items()))
         console.print(f"wrote {report.records:,} sign-ins to {out} ({formats})", highlight=False)

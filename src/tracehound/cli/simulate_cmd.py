@@ -9,10 +9,22 @@ from pathlib import Path
 import orjson
 import typer
 
+from ..errors import ConfigError
 from ..simulate.attacks import DIFFICULTIES
 from ..simulate.signins import simulate_signins
 from . import simulate_app
 from .common import QUIET_OPTION, console, friendly_errors, out, summary_table
+
+
+def _refuse_real_exports(out_dir: Path) -> None:
+    """The simulator replaces the ``SigninLogs*`` files of an earlier simulation; in a folder that holds
+    sign-in files but no simulation's ``campaigns.json`` they are somebody's real exports: refuse."""
+    if (out_dir / "campaigns.json").exists() or not out_dir.is_dir():
+        return
+    theirs = sorted(p.name for p in out_dir.iterdir() if p.name.startswith("SigninLogs"))
+    if theirs:
+        raise ConfigError(f"refusing to simulate into {out_dir}: it holds sign-in files that no simulation wrote "
+                          f"({', '.join(theirs[:3])}{' …' if len(theirs) > 3 else ''}); choose an empty folder")
 
 
 @simulate_app.command("signins")
@@ -35,6 +47,7 @@ def signins(
 ) -> None:
     """Write a realistic Entra ID tenant's sign-ins with planted sprays, a fast spray and a brute force."""
     with friendly_errors():
+        _refuse_real_exports(out_dir)
         with console.status("simulating sign-ins…", spinner="dots") if not quiet else contextlib.nullcontext():
             result = simulate_signins(out_dir, users=users, days=days, seed=seed, start=start, fmt=fmt, gzip=gzip,
                                       files=files, file_minutes=file_minutes, difficulty=difficulty,

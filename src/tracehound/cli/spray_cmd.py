@@ -47,16 +47,18 @@ def spray(
             params["failure_codes"] = tuple(_codes(failure_codes))
         result = run_and_report(paths, out_dir, engine_name=engine_name, master=master,
                                 config=HuntConfig({SECTION: params}), only=[SECTION], quiet=quiet,
-                                extra=_clusters, title="tracehound spray report")
+                                extra=_clusters, extra_names=("clusters.jsonl",),
+                                title="tracehound spray report")
         print_top(result)
 
 
-def _clusters(result, out_dir: Path) -> list[tuple[str, str]]:
+def _clusters(result, write_dir: Path, out_dir: Path) -> list[tuple[str, str]]:
     """``clusters.jsonl`` and the spray's own summary rows."""
     scores = result.scores.get(SECTION)
     if scores is None:
         return []
-    path = write_records(scores.clusters, out_dir / "clusters.jsonl")
+    write_records(scores.clusters, write_dir / "clusters.jsonl")
+    path = out_dir / "clusters.jsonl"
     counts = result.counts()
     compromised = sorted({u for f in result.findings for u in f.evidence.get("compromised_users", [])})
     rows = [("set aside as typos", f"{scores.retried_excluded:,}")]

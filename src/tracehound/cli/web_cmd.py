@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import List, Optional
 
@@ -11,6 +11,8 @@ import typer
 
 from .. import hunt as hunting
 from ..config import HuntConfig
+from ..outputs import atomic
+from ..windows import utc
 from ..errors import ConfigError
 from ..report.blocklist import FORMATS, write_blocklist
 from ..report.tables import write_csv
@@ -22,13 +24,7 @@ from .hunt_cmd import run_and_report
 
 
 def _parse_time(text: str | None) -> datetime | None:
-    if text is None:
-        return None
-    try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise ConfigError(f"--baseline-until expects an ISO-8601 time like 2024-03-01T00:00Z, got {text!r}") from None
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return utc(text, "--baseline-until")
 
 
 #: The hunt section this command runs.
@@ -67,24 +63,26 @@ def web(
         if canaries:
             params["canary_paths"] = tuple(canaries)
 
-        def extra(result, out: Path) -> list[tuple[str, str]]:
+        def extra(result, write_dir: Path, final_dir: Path) -> list[tuple[str, str]]:
             scores = result.scores.get(SECTION)
             if scores is None:
                 return []
             clients = scores.per_client()
             write_csv(clients.sort_values(["high_sessions", "score", "client_ip"], ascending=[False, False, True]),
-                      out / "ips.csv")
+                      write_dir / "ips.csv")
             high = scores.high_ips()
             rows = [("clients in model", f"{scores.n_clients:,}"), ("HIGH client IPs", f"{len(high):,}"),
-                    ("ips.csv", str(out / "ips.csv"))]
+                    ("ips.csv", str(final_dir / "ips.csv"))]
             if blocklist is not None:
-                path, written, skipped = write_blocklist(high, blocklist, blocklist_format)
-                rows.append(("blocklist", f"{path} ({written} addresses, {skipped} invalid skipped)"))
+                with atomic(blocklist) as tmp:
+                    _, written, skipped = write_blocklist(high, tmp, blocklist_format)
+                rows.append(("blocklist", f"{blocklist} ({written} addresses, {skipped} invalid skipped)"))
             return rows
 
         result = run_and_report(paths, out_dir, engine_name=engine, master=spark_master,
                                 config=HuntConfig({SECTION: params}), only=[SECTION], quiet=quiet,
                                 baseline_until=_parse_time(baseline_until), extra=extra,
+                                extra_files=(blocklist,) if blocklist else (), extra_names=("ips.csv",),
                                 title="tracehound web report")
         for f in result.findings[:10]:
             out.print(f.title, highlight=False)
