@@ -83,3 +83,14 @@ def test_the_findings_contract_doc_lists_every_kind():
     doc = (SRC.parents[1] / "docs" / "findings.md").read_text(encoding="utf-8")
     missing = [name for name in registry.kinds() if f"| `{name}` |" not in doc]
     assert not missing, missing
+
+
+def test_the_cli_imports_no_engine_library_until_a_command_runs():
+    """``tracehound --help`` must not pay for Ibis, pandas, DuckDB or matplotlib (lazy imports)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, tracehound.cli; heavy = [m for m in ('ibis', 'pandas', 'duckdb', 'matplotlib', 'numpy', "
+            "'pyarrow') if m in sys.modules]; print(','.join(heavy))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "", done.stdout

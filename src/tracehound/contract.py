@@ -19,13 +19,15 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Callable, Protocol, runtime_checkable
 
-import ibis
-
-from .engine import Engine
 from .errors import ConfigError, NotFittedError
-from .findings import Finding
+
+if TYPE_CHECKING:  # the contract itself needs neither at run time; the CLI imports it on --help
+    import ibis
+
+    from .engine import Engine
+    from .findings import Finding
 
 
 @runtime_checkable

@@ -14,14 +14,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-import ibis
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from .contract import HuntEntry
 from .durations import seconds
-from .engine import Engine
 from .errors import ConfigError
-from .findings import Finding
+
+if TYPE_CHECKING:
+    import ibis
+
+    from .engine import Engine
+    from .findings import Finding
 
 Span = tuple[datetime | None, datetime | None]
 
@@ -94,11 +97,13 @@ class Searched:
 
 
 def _fmt(value: datetime | None) -> str:
-    return "…" if value is None else f"{pd.Timestamp(value).tz_convert('UTC'):%Y-%m-%d %H:%M} UTC"
+    return "…" if value is None else f"{utc(value, 'time'):%Y-%m-%d %H:%M} UTC"
 
 
 def extent(table: ibis.Table, engine: Engine) -> Span:
     """Oldest and newest time in a table (None, None when it is empty)."""
+    import pandas as pd
+
     row = engine.to_pandas(table.aggregate(lo=table.time.min(), hi=table.time.max())).iloc[0]
     return (None if pd.isna(row.lo) else row.lo.to_pydatetime(),
             None if pd.isna(row.hi) else row.hi.to_pydatetime())

@@ -11,11 +11,15 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from typing import TYPE_CHECKING
+
 from .. import __version__
-from ..badrecords import ReadReport
-from ..engine import Engine, connect
 from ..errors import TracehoundError
 from . import app
+
+if TYPE_CHECKING:  # imported where used, so `tracehound --help` stays fast
+    from ..badrecords import ReadReport
+    from ..engine import Engine
 
 console = Console(stderr=True)
 out = Console()
@@ -39,6 +43,8 @@ def friendly_errors() -> Iterator[None]:
 @contextlib.contextmanager
 def open_engine(name: str, master: str | None) -> Iterator[Engine]:
     """An engine for the duration of a command, closed (staging removed) afterwards."""
+    from ..engine import connect
+
     engine = connect(name, master=master)
     try:
         yield engine

@@ -14,10 +14,6 @@ from typing import Optional
 import typer
 
 from ..config import HuntConfig
-from ..simulate.connections import ConnSimConfig, simulate_connections
-from ..simulate.logons import LogonSimConfig, simulate_logons
-from ..simulate.signins import simulate_signins
-from ..simulate.weblogs import simulate_weblogs
 from . import app
 from .common import ENGINE_OPTION, MASTER_OPTION, QUIET_OPTION, console, friendly_errors, out, summary_table
 from .hunt_cmd import run_and_report
@@ -49,6 +45,11 @@ def demo(
     quiet: bool = QUIET_OPTION,
 ) -> None:
     """Simulate sign-ins, logons, connections and web logs with planted attacks, then run `hunt`."""
+    from ..simulate.connections import ConnSimConfig, simulate_connections
+    from ..simulate.logons import LogonSimConfig, simulate_logons
+    from ..simulate.signins import simulate_signins
+    from ..simulate.weblogs import simulate_weblogs
+
     with friendly_errors():
         logs = out_dir / "logs"
         with console.status("simulating an organisation's logs", spinner="dots") if not quiet else nullcontext():

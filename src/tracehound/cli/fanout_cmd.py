@@ -12,8 +12,6 @@ import typer
 from .. import registry
 from ..config import HuntConfig
 from ..errors import ConfigError
-from ..fanout import SEED_ONLY
-from ..readers.logons import LogonFilter, parse_time
 from . import app, evaluate_app, simulate_app
 from .common import (ENGINE_OPTION, MASTER_OPTION, QUIET_OPTION, console, friendly_errors, open_engine,
                      summary_table)
@@ -66,11 +64,15 @@ def fanout(
     quiet: bool = QUIET_OPTION,
 ) -> None:
     """Find entities that reached unusually many distinct targets (`hunt --only fanout.PRESET`)."""
+    from ..fanout import SEED_ONLY
+    from ..readers.logons import LogonFilter
+    from ..windows import utc
+
     with friendly_errors():
         section, params = _section(preset_name, entity=entity, target=target, table=table, where=where)
         if section != MISMATCH_SECTION:
             given = {"baseline_days": baseline_days, "detect_last": detect_last, "bucket": bucket, "k": k,
-                     "end": parse_time(end) if end else None}
+                     "end": utc(end, "--end")}
             params.update({key: value for key, value in given.items() if value is not None})
             if seed_only:
                 params.update(SEED_ONLY)

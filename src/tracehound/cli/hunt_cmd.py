@@ -10,25 +10,26 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Callable, Optional
+from typing import TYPE_CHECKING, Callable, Optional
 
 import typer
 from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from .. import hunt as hunting
 from ..config import HuntConfig
 from ..outputs import check_outputs, staged
-from ..report import OUTPUT_FILES, REJECTS, write_outputs
 from ..windows import RunWindow
 from . import app
+if TYPE_CHECKING:  # the pipeline and the reporters are imported when a run starts, not for --help
+    from ..hunt import HuntResult
+
 from .common import (ENGINE_OPTION, MASTER_OPTION, QUIET_OPTION, console, friendly_errors, open_engine, out,
                      report_reads, summary_table)
 
 #: A command's extra outputs: called with the result, the folder to write into (a staging folder that
 #: replaces the output folder's files when the run succeeds) and the final output folder, returns
 #: summary rows.
-Extra = Callable[[hunting.HuntResult, Path, Path], list[tuple[str, str]]]
+Extra = Callable[["HuntResult", Path, Path], list[tuple[str, str]]]
 #: Exit code of a run that finished but set input aside (damaged files, rejected records).
 PARTIAL = 3
 
@@ -38,13 +39,16 @@ def run_and_report(paths: list, out_dir: Path, *, engine_name: str, master: str 
                    read_options: dict | None = None, window: RunWindow | None = None,
                    baseline_until: datetime | None = None, extra: Extra | None = None,
                    extra_files: tuple[Path, ...] = (), extra_names: tuple[str, ...] = (),
-                   title: str = "tracehound report") -> hunting.HuntResult:
+                   title: str = "tracehound report") -> HuntResult:
     """Run the pipeline with a progress display, write all outputs, print the end-of-run summary.
 
     ``extra_files`` (a blocklist path outside the folder) and ``extra_names`` (files the ``extra`` hook
     writes into the folder) are checked against the inputs before any work starts. Exits with
     :data:`PARTIAL` when input was set aside, after writing everything for the rest.
     """
+    from .. import hunt as hunting
+    from ..report import OUTPUT_FILES, REJECTS, write_outputs
+
     check_outputs(paths, out_dir, (*extra_files, *(out_dir / n for n in (*OUTPUT_FILES, REJECTS, *extra_names))))
     with open_engine(engine_name, master) as engine, Progress(
             SpinnerColumn(finished_text="✓"), TextColumn("{task.description}"), TimeElapsedColumn(),
@@ -78,7 +82,7 @@ def run_and_report(paths: list, out_dir: Path, *, engine_name: str, master: str 
     return result
 
 
-def _summary(result: hunting.HuntResult, reads, engine: str) -> list[tuple[str, str]]:
+def _summary(result: HuntResult, reads, engine: str) -> list[tuple[str, str]]:
     """The rows every run states: what was read, which hunts ran on which windows, what they found."""
     rows = [("inputs", reads.summary()),
             ("families", ", ".join(f"{k}: {len(v):,} files" for k, v in result.routing.files.items())
@@ -93,13 +97,13 @@ def _summary(result: hunting.HuntResult, reads, engine: str) -> list[tuple[str, 
     return rows
 
 
-def _partial(result: hunting.HuntResult) -> bool:
+def _partial(result: HuntResult) -> bool:
     """Input a reader set aside: rejected records or damaged / unreadable files of a known family
     (a file that is no log at all is named, but nothing of a log was lost)."""
     return any(r.bad_count or r.unreadable_files for r in result.reports.values())
 
 
-def print_top(result: hunting.HuntResult, n: int = 10) -> None:
+def print_top(result: HuntResult, n: int = 10) -> None:
     """The ``n`` highest-scoring findings, title and explanation, for the single-hunt commands."""
     for f in sorted(result.findings, key=lambda f: (-f.score, f.id))[:n]:
         out.print(f"[{f.severity}] {f.title}\n  {f.explanation}", highlight=False)

@@ -12,8 +12,6 @@ import typer
 from rich.progress import Progress
 
 from ..outputs import atomic, check_outputs
-from ..readers.signins import read_signins
-from ..report import write_rejects
 from . import app
 from .common import (ENGINE_OPTION, MASTER_OPTION, QUIET_OPTION, console, friendly_errors, open_engine,
                      report_reads)
@@ -40,6 +38,9 @@ def ingest_signins(
 
 
 def _ingest(paths: list[str], out: Path, engine: str, spark_master: str | None, quiet: bool) -> None:
+    from ..readers.signins import read_signins
+    from ..report import write_rejects
+
     with open_engine(engine, spark_master) as eng:
         with Progress(console=console, disable=quiet, transient=True) as bar:
             task = bar.add_task("reading sign-in files", total=None)

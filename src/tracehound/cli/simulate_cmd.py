@@ -10,8 +10,6 @@ import orjson
 import typer
 
 from ..errors import ConfigError
-from ..simulate.attacks import DIFFICULTIES
-from ..simulate.signins import simulate_signins
 from . import simulate_app
 from .common import QUIET_OPTION, console, friendly_errors, out, summary_table
 
@@ -39,13 +37,15 @@ def signins(
     files: int = typer.Option(1, "--files", help="Split into this many files by equal time windows."),
     file_minutes: float = typer.Option(None, "--file-minutes",
                                        help="Instead: one file per this many minutes, like a Sentinel export."),
-    difficulty: str = typer.Option("standard", "--difficulty", help=f"Attack preset: {', '.join(DIFFICULTIES)}."),
+    difficulty: str = typer.Option("standard", "--difficulty", help="Attack preset: none, easy, standard or hard."),
     no_confounders: bool = typer.Option(False, "--no-confounders",
                                         help="Leave out typos, travellers, new phones, the failing service account."),
     signins_per_day: float = typer.Option(3.0, "--signins-per-day", help="Mean sign-ins per user per working day."),
     quiet: bool = QUIET_OPTION,
 ) -> None:
     """Write a realistic Entra ID tenant's sign-ins with planted sprays, a fast spray and a brute force."""
+    from ..simulate.signins import simulate_signins
+
     with friendly_errors():
         _refuse_real_exports(out_dir)
         with console.status("simulating sign-ins…", spinner="dots") if not quiet else contextlib.nullcontext():

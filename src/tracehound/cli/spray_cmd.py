@@ -13,8 +13,6 @@ import typer
 from .. import registry
 from ..config import HuntConfig
 from ..errors import ConfigError
-from ..report.tables import write_records
-from ..spray import PRESETS
 from . import app, evaluate_app
 from .common import ENGINE_OPTION, MASTER_OPTION, QUIET_OPTION, console, friendly_errors, open_engine, out
 from .hunt_cmd import print_top, run_and_report
@@ -30,8 +28,7 @@ def spray(
                                                  "folders or globs."),
     out_dir: Path = typer.Option(Path("spray-out"), "--out", help="Folder for findings.jsonl, "
                                                                   "clusters.jsonl and the other outputs."),
-    preset: str = typer.Option("default", "--preset", help=f"One of: {', '.join(PRESETS)} (mstic = the "
-                                                           "published settings)."),
+    preset: str = typer.Option("default", "--preset", help="default, or mstic (the published settings)."),
     failure_codes: Optional[str] = typer.Option(None, "--failure-codes",
                                                 help="Comma-separated result codes of spray candidates "
                                                      "(default 50126,50055; e.g. add 50053)."),
@@ -54,6 +51,8 @@ def spray(
 
 def _clusters(result, write_dir: Path, out_dir: Path) -> list[tuple[str, str]]:
     """``clusters.jsonl`` and the spray's own summary rows."""
+    from ..report.tables import write_records
+
     scores = result.scores.get(SECTION)
     if scores is None:
         return []

@@ -9,14 +9,10 @@ from typing import List, Optional
 
 import typer
 
-from .. import hunt as hunting
 from ..config import HuntConfig
+from ..errors import ConfigError
 from ..outputs import atomic
 from ..windows import utc
-from ..errors import ConfigError
-from ..report.blocklist import FORMATS, write_blocklist
-from ..report.tables import write_csv
-from ..web.scoring import canaries_from_robots
 from . import app, evaluate_app, simulate_app
 from .common import (ENGINE_OPTION, MASTER_OPTION, QUIET_OPTION, friendly_errors, open_engine, out,
                      report_reads, summary_table)
@@ -37,7 +33,7 @@ def web(
     out_dir: Path = typer.Option(..., "--out", help="Folder for findings.jsonl, ips.csv and the other outputs."),
     blocklist: Optional[Path] = typer.Option(None, "--blocklist", help="Write the HIGH client IPs here."),
     blocklist_format: str = typer.Option("plain", "--blocklist-format",
-                                         help=f"Blocklist format: {', '.join(FORMATS)}."),
+                                         help="Blocklist format: plain, nftables or ipset."),
     baseline_until: Optional[str] = typer.Option(
         None, "--baseline-until", help="Fit on requests before this ISO time; default: fit on all."),
     canary: List[str] = typer.Option([], "--canary", help="Canary path prefix (repeatable)."),
@@ -50,6 +46,10 @@ def web(
     quiet: bool = QUIET_OPTION,
 ) -> None:
     """Hunt scanners in access logs: rare request transitions, rated HIGH / MEDIUM / LOW (`hunt --only web`)."""
+    from ..report.blocklist import FORMATS, write_blocklist
+    from ..report.tables import write_csv
+    from ..web.scoring import canaries_from_robots
+
     with friendly_errors():
         canaries = list(canary)
         if robots is not None:
@@ -115,6 +115,7 @@ def evaluate_web(
     spark_master: Optional[str] = MASTER_OPTION,
 ) -> None:
     """Share of scanner sessions rated HIGH and of benign sessions rated HIGH, against labels."""
+    from .. import hunt as hunting
     from ..evaluation.web import evaluate_sessions, load_labels
 
     with friendly_errors():
