@@ -36,7 +36,10 @@ class Engine:
         self.con = con
         self.spark = spark_session
         self._own_staging = staging_dir is None
-        self.staging = Path(staging_dir or tempfile.mkdtemp(prefix="tracehound-"))
+        # On a cluster the staged Parquet must be readable by every executor: TRACEHOUND_STAGING_ROOT
+        # names a shared mount (NFS, /dbfs/...) to make the run's private staging folder in.
+        root = os.environ.get("TRACEHOUND_STAGING_ROOT") or None
+        self.staging = Path(staging_dir or tempfile.mkdtemp(prefix="tracehound-", dir=root))
         self.staging.mkdir(parents=True, exist_ok=True)
 
     # -- getting data in -------------------------------------------------------------------------
