@@ -53,6 +53,8 @@ def inputs(tmp_path_factory):
         "fanout.custom": ([logons["path"]], {"table": "logons", "entity": "user", "target": "target_host",
                                              "where": ["event_code=4624", "logon_type=3,10"], **day}),
         "web": ([web["log"]], {}),
+        **{f"network.{name}": ([conns["path"]], {**day, "min_history_days": 1})
+           for name in ("exfiltration", "peer-groups", "dead-space", "long-session")},
     }
 
 
@@ -73,7 +75,8 @@ AV_PARAMS = {"end": DAY0 + timedelta(days=13), "baseline_days": 10, "min_history
 def test_every_hunt_is_covered_here():
     """A hunt added to the registry without inputs here would escape every check below."""
     covered = {"spray", "fanout.lateral", "fanout.password-guessing", "fanout.brute-force", "fanout.host-scan",
-               "fanout.port-scan", "mismatch", "fanout.custom", "web", "fanout.av-sustained"}
+               "fanout.port-scan", "mismatch", "fanout.custom", "web", "fanout.av-sustained",
+               "network.exfiltration", "network.peer-groups", "network.dead-space", "network.long-session"}
     assert set(registry.hunts()) == covered
 
 
@@ -99,7 +102,8 @@ def as_dicts(findings: list[Finding]) -> list[dict]:
 
 
 SECTIONS = ["spray", "fanout.lateral", "fanout.password-guessing", "fanout.brute-force", "fanout.host-scan",
-            "fanout.port-scan", "mismatch", "fanout.custom", "web"]
+            "fanout.port-scan", "mismatch", "fanout.custom", "web", "network.exfiltration", "network.peer-groups",
+            "network.dead-space", "network.long-session"]
 
 
 @pytest.mark.parametrize("section", SECTIONS)

@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from collections import Counter, defaultdict
 
 import orjson
+import pandas as pd
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from tracehound.cli import app
 from tracehound.report import OUTPUT_FILES
 from tracehound.report.html import MAX_PLOTTED_PER_KIND
+from tracehound.report.plots import fanout_chart
+from tracehound.report.rules import canonical_sql
+
+from bars import check_bars, signin_ground_truth
 
 
 @pytest.fixture(scope="module")
@@ -23,6 +30,24 @@ def demo(tmp_path_factory):
     assert result.exit_code == 0, result.output
     findings = [orjson.loads(x) for x in (out / "results" / "findings.jsonl").read_bytes().splitlines()]
     return out, result.output, findings
+
+
+@pytest.fixture(scope="module")
+def signin_ground(demo):
+    out, _, _ = demo
+    return signin_ground_truth(out / "logs" / "signins")
+
+
+@pytest.fixture(scope="module")
+def signin_table(signin_ground):
+    """The demo's sign-ins as a canonical table in DuckDB, with each event's ground-truth label."""
+    return signin_ground[0], signin_ground[1]
+
+
+@pytest.fixture(scope="module")
+def signin_truth(signin_ground):
+    """Source addresses of the planted bursts (fast spray, brute force) and the planted successes."""
+    return signin_ground[2]
 
 
 def _truth(path):
@@ -76,6 +101,65 @@ def test_every_scanner_is_high_and_in_the_blocklist(demo):
     assert scanners <= blocked
 
 
+def test_done_when_bars_against_the_ground_truth(demo, signin_truth):
+    """Blocklist: every attack source, no scanned host, no ordinary visitor; watchlist: every linked
+    account compromised; incident 1 a compromise; incidents <= actors; web findings <= HIGH clients."""
+    out, _, findings = demo
+    results = out / "results"
+    check_bars(findings, results, signin_truth,
+               web_labels=json.loads((out / "logs" / "web" / "labels.json").read_text())["clients"],
+               scans=_truth(out / "logs" / "connections" / "truth.jsonl"))
+
+
+def test_each_fanout_chart_title_number_is_the_maximum_it_draws(demo):
+    _, _, findings = demo
+    checked = 0
+    for f in findings:
+        if f.get("evidence", {}).get("flagged_buckets") is None:
+            continue
+        counts, flagged = fanout_chart(f)
+        ev = f["evidence"]
+        number = int(re.search(r"\b(\d+)\b", f["title"][len(ev["entity"]):]).group(1))
+        assert max(b["count"] for b in flagged) == number == ev["observed"], f["title"]
+        window = counts[(counts.index >= pd.Timestamp(ev["bucket_start"])) & (counts.index < pd.Timestamp(ev["bucket_end"]))]
+        assert window.max() <= number
+        checked += 1
+    assert checked >= 5
+
+
+def test_spray_rules_match_their_campaigns_on_the_demo_sign_ins(demo, signin_table):
+    """Each campaign's Sigma rule loads in pySigma, converts to KQL, and its predicate over the sign-ins
+    (pySigma's DuckDB backend on the canonical table) matches the campaign's attempts and linked
+    successes; the share of benign successes it matches is at most what the rule states, and a rule
+    levelled for alerting matches few benign sign-ins of any result."""
+    from sigma.rule import SigmaRule
+
+    out, _, findings = demo
+    docs = list(yaml.safe_load_all((out / "results" / "detection_rules.yml").read_text()))
+    kql = (out / "results" / "detection_rules.kql").read_text()
+    sprays = {f["id"]: f for f in findings if f["kind"] in {"password_spray", "fast_spray", "signin_brute_force"}}
+    by_finding = {fid: doc for doc in docs if doc["logsource"].get("service") == "signinlogs"
+                  for fid in doc["tracehound"]["finding_ids"]}
+    assert set(by_finding) == set(sprays)
+    con, labels = signin_table
+    successes = {r[0] for r in con.execute("SELECT event_id FROM signins WHERE success").fetchall()}
+    benign = {e for e, label in labels.items() if label == "benign"}
+    alerting = 0
+    for fid, doc in by_finding.items():
+        SigmaRule.from_dict(doc)
+        assert doc["id"] in kql
+        matched = {r[0] for r in con.execute(f"SELECT event_id FROM ({canonical_sql(doc, 'signins')})").fetchall()}
+        f = sprays[fid]
+        assert set(f["event_ids"]) <= matched, fid
+        assert set(f.get("success_event_ids") or []) <= matched, fid
+        stated = doc["tracehound"]["max_success_share"]
+        assert len(matched & successes & benign) <= stated * len(successes) + 1, (fid, stated)
+        if doc["level"] == "high":
+            alerting += 1
+            assert len(matched & benign) <= 0.001 * len(benign), (fid, len(matched & benign))
+    assert alerting >= 3
+
+
 def test_report_has_a_plot_for_every_finding_with_evidence_to_draw(demo):
     out, _, findings = demo
     page = (out / "results" / "report.html").read_text()
@@ -87,8 +171,8 @@ def test_report_has_a_plot_for_every_finding_with_evidence_to_draw(demo):
     assert page.count('src="data:image/png;base64,') >= plotted
 
 
-def test_demo_report_renders_in_chromium_with_every_plot(demo, tmp_path):
-    from test_report_browser import CHROMIUM, _chromium
+def test_demo_report_renders_in_chromium_with_every_plot_under_15000_px(demo, tmp_path):
+    from test_report_browser import CHROMIUM, _chromium, page_height
 
     if CHROMIUM is None:
         pytest.skip("chromium not installed (CI installs it)")
@@ -99,3 +183,5 @@ def test_demo_report_renders_in_chromium_with_every_plot(demo, tmp_path):
     assert dom.stdout.count("data:image/png;base64,") == page.read_text().count("data:image/png;base64,") > 0
     assert "password_spray" in dom.stdout and "lateral_movement" in dom.stdout
     assert [line for line in dom.stderr.splitlines() if "CONSOLE" in line] == []
+    height = page_height(page, tmp_path)
+    assert 2000 < height < 15_000, height

@@ -16,7 +16,7 @@ import pytest
 from tracehound import registry
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "tracehound"
-HUNT_PACKAGES = ("spray", "fanout", "web")
+HUNT_PACKAGES = ("spray", "fanout", "web", "network")
 MODULES = sorted(SRC.rglob("*.py"))
 
 
@@ -39,8 +39,8 @@ def _in(path: Path, folder: str) -> bool:
     return path.relative_to(SRC).parts[0] == folder
 
 
-@pytest.mark.parametrize("path", [p for p in MODULES if _in(p, HUNT_PACKAGES[0]) or _in(p, HUNT_PACKAGES[1])
-                                  or _in(p, HUNT_PACKAGES[2])], ids=lambda p: str(p.relative_to(SRC)))
+@pytest.mark.parametrize("path", [p for p in MODULES if any(_in(p, pkg) for pkg in HUNT_PACKAGES)],
+                         ids=lambda p: str(p.relative_to(SRC)))
 def test_hunts_import_no_reader_and_no_simulator(path):
     bad = {n for n in _imports(path) if n.startswith(("tracehound.readers", "tracehound.simulate",
                                                       "tracehound.evaluation", "tracehound.cli"))}

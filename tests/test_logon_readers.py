@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tracehound.readers.logons import (LogonFilter, parse_time, read_logons, sniff_logon_format,
+from tracehound.readers.logons import (FILTERED, LogonFilter, parse_time, read_logons, sniff_logon_format,
                                        windows_fields, windows_row)
 
 EVTX = "deepbluecli-evtx"
@@ -83,8 +83,10 @@ def test_corrupt_evtx_chunk_is_reported_and_rest_read(duckdb_engine, data_dir, t
     table, report = read_logons(broken, duckdb_engine)
     n = duckdb_engine.scalar(table.count())
     assert 0 < n < n_full
-    assert report.bad_count == 1
-    assert "corrupt EVTX chunk" in report.bad[0].reason and report.bad[0].file == str(broken)
+    # the chunk's records are counted one by one from the file's own record ids, not as 1 error
+    assert report.bad_count == 0 and [d.file for d in report.damaged_files] == [str(broken)]
+    damage = report.damaged_files[0]
+    assert damage.offset == chunk1 and damage.lost > 50 and f"{damage.lost:,} of" in damage.reason
 
 
 def _otrf_oracle(path):
@@ -103,8 +105,8 @@ def test_otrf_zip_member_is_read_with_default_exclusions(duckdb_engine, data_dir
               and r["TargetUserName"] != "ANONYMOUS LOGON"]
     table, report = read_logons(path, duckdb_engine)
     df = _rows(duckdb_engine, table)
-    assert report.records == len(records) and report.bad_count == 0
-    assert len(df) == len(people)
+    assert report.records + report.skipped[FILTERED] == len(records) and report.bad_count == 0
+    assert len(df) == len(people) == report.records
     assert not df["user"].str.endswith("$").any()
     pg = df[(df.user == "pgustavo") & (df.event_code == 4624)]
     expected = Counter(r["Hostname"].split(".")[0].upper() for r in people
@@ -165,7 +167,8 @@ def test_sentinel_csv_matches_independent_count(duckdb_engine, data_dir):
     assert 0 < len(expected) < len(raw)  # the fixture holds SYSTEM / machine logons to exclude
     table, report = read_logons(path, duckdb_engine)
     df = _rows(duckdb_engine, table)
-    assert len(df) == len(expected) and report.records == len(raw)
+    assert len(df) == len(expected) == report.records
+    assert report.records + report.skipped[FILTERED] == len(raw)
     assert sorted(df["user"]) == sorted(r["TargetUserName"] for r in expected)
 
     failed, _ = read_logons(data_dir / "msticpy-aad-logons" / "failed_logons.derived.csv", duckdb_engine)

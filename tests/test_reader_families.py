@@ -13,6 +13,7 @@ import pytest
 from tracehound.errors import ConfigError, InputFormatError
 from tracehound.readers import families
 from tracehound.readers.families import FAMILIES, canonical_table, read_family, route
+from tracehound.readers.limits import Limits
 from tracehound.readers.logons import LogonFilter
 from tracehound.schema import DETECTIONS, LOGONS, SIGNINS, TABLES
 
@@ -69,9 +70,10 @@ def mixed(tmp_path: Path) -> Path:
 
 
 def test_families_in_routing_order_with_their_options():
-    assert [f.table for f in FAMILIES] == ["signins", "logons", "connections", "web_requests"]
-    assert {f.table: f.options for f in FAMILIES if f.options} == {"logons": ("accounts",),
-                                                                   "connections": ("mapping",)}
+    assert [f.table for f in FAMILIES] == ["signins", "detections", "logons", "connections", "web_requests"]
+    assert {f.table: f.options for f in FAMILIES} == {
+        "signins": ("limits",), "detections": ("limits",), "logons": ("accounts", "limits"),
+        "connections": ("mapping", "limits"), "web_requests": ("limits",)}
 
 
 def test_route_sorts_a_mixed_folder_by_content(mixed: Path):
@@ -138,13 +140,11 @@ def test_read_family_passes_options_to_the_reader(engine, tmp_path: Path):
     assert engine.to_pandas(conns)["dst_ip"].tolist() == ["10.0.0.2"] and report.records == 1
 
 
-def test_a_table_without_a_reader_comes_as_canonical_parquet(engine, tmp_path: Path):
+def test_detections_also_come_as_canonical_parquet(engine, tmp_path: Path):
     table, report = read_family("detections", [], [_detections(tmp_path / "av.parquet")], engine)
     assert list(table.columns) == DETECTIONS.names
     assert sorted(engine.to_pandas(table)["detection"]) == [f"Trojan.{i}" for i in range(4)]
     assert report.records == 4 and dict(report.formats) == {"detections-parquet": 1}
-    with pytest.raises(ConfigError, match="no log reader"):
-        read_family("detections", [tmp_path / "av.csv"], [], engine)
 
 
 def test_nothing_to_read_is_no_table(engine):
@@ -155,8 +155,9 @@ def test_nothing_to_read_is_no_table(engine):
 def test_canonical_parquet_missing_a_column_is_named(engine, tmp_path: Path):
     path = tmp_path / "short.parquet"
     pq.write_table(pa.table({"event_id": ["a"], "time": [T0], "user": ["u"]}), path)
-    with pytest.raises(InputFormatError, match="detection"):
-        read_family("detections", [], [path], engine)
+    table, report = read_family("detections", [], [path], engine)
+    assert table is None and [u.file for u in report.unreadable_files] == [str(path)]
+    assert "no column detection" in report.unreadable_files[0].reason
 
 
 @pytest.mark.parametrize("table, options, message", [
@@ -167,6 +168,7 @@ def test_canonical_parquet_missing_a_column_is_named(engine, tmp_path: Path):
     ("connections", {"mapping": {"src_ip": 3}}, "must be text"),
     ("connections", {"mapping": ["src_ip=From"]}, "got list"),
     ("logins", {}, "unknown table 'logins'"),
+    ("signins", {"limits": {"max_line": 5}}, "expected a tracehound.readers.limits.Limits, got dict"),
 ])
 def test_bad_read_options_are_config_errors_before_reading(engine, tmp_path: Path, table, options, message):
     missing = tmp_path / "never-read.log"  # would be an InputFormatError if anything were read
@@ -181,3 +183,30 @@ def test_every_canonical_table_can_be_read_as_parquet(engine, tmp_path: Path):
         assert canonical_table(path) == name
         table, _ = read_family(name, [], [path], engine)
         assert list(table.columns) == schema.names and engine.scalar(table.count()) == 0
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"max_line": 0}, "limits.max_line: expected a positive integer"),
+    ({"max_repeat": True}, "limits.max_repeat: expected a positive integer"),
+    ({"time_floor": datetime(1990, 1, 1)}, "limits.time_floor: expected a timezone-aware datetime"),
+    ({"future_tolerance": timedelta(days=-1)}, "limits.future_tolerance: expected a timedelta >= 0"),
+])
+def test_limits_are_checked_when_made(kwargs, message):
+    with pytest.raises(ConfigError, match=message):
+        Limits(**kwargs)
+
+
+def test_limits_reach_every_family(engine, tmp_path: Path):
+    """The ``limits`` read option bounds what every family's reader keeps (here: the time bounds)."""
+    files = {"signins": _signin_jsonl(tmp_path / "s.jsonl"), "logons": tmp_path / "auth.txt",
+             "connections": tmp_path / "conn.log", "web_requests": tmp_path / "access.log"}
+    files["logons"].write_text(LANL)
+    files["connections"].write_text(ZEEK)
+    files["web_requests"].write_text(ACCESS)
+    floor = datetime(2100, 1, 1, tzinfo=timezone.utc)  # every record above is older
+    for table, path in files.items():
+        kept, report = read_family(table, [path], [], engine)
+        assert engine.scalar(kept.count()) > 0 and report.bad_count == 0
+        none, report = read_family(table, [path], [], engine, limits=Limits(time_floor=floor))
+        assert engine.scalar(none.count()) == 0 and report.bad_count > 0, table
+        assert all("floor" in b.reason or "bounds" in b.reason for b in report.bad), (table, report.bad)

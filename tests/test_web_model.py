@@ -197,11 +197,13 @@ def test_detect_returns_web_session_findings_with_rare_transitions(duckdb_engine
 
 
 def test_blocklist_formats_and_injection_is_skipped(tmp_path):
-    ips, bad = clean_ips(["10.0.0.2", "2001:db8::1", "10.0.0.2", "1.2.3.4;reboot", "$(rm -rf /)", "10.0.0.10"])
-    assert ips == ["10.0.0.2", "10.0.0.10", "2001:db8::1"] and bad == 2
+    ips, bad = clean_ips(["45.0.0.2", "2001:db8::1", "45.0.0.2", "1.2.3.4;reboot", "$(rm -rf /)", "45.0.0.10",
+                          "10.0.0.2"])
+    assert ips == ["45.0.0.2", "45.0.0.10", "2001:db8::1"] and bad == 3  # two refused, one internal
     assert render(ips, "plain").splitlines()[1:] == ips
     nft = render(ips, "nftables")
-    assert "type ipv4_addr; elements = { 10.0.0.2, 10.0.0.10 };" in nft and "ip6 saddr @v6 drop" in nft
+    assert "type ipv4_addr; flags interval; elements = { 45.0.0.2, 45.0.0.10 };" in nft
+    assert "ip6 saddr @v6 drop" in nft
     ipset = render(ips, "ipset").splitlines()
     assert "add tracehound_block_v6 2001:db8::1 -exist" in ipset
     path, written, skipped = write_blocklist(["1.1.1.1", "x"], tmp_path / "bl.txt")
@@ -210,6 +212,50 @@ def test_blocklist_formats_and_injection_is_skipped(tmp_path):
         render(ips, "iptables")
     with pytest.raises(ConfigError):
         render(ips, "plain", set_name="x; flush ruleset")
+    with pytest.raises(ValueError):  # a firewall file is written from parsed values only
+        render(["1.2.3.4 } flush ruleset"], "nftables")
+
+
+def test_one_finding_per_client_with_every_session(duckdb_engine):
+    """A scanner that comes back in three sessions is one finding that lists all three."""
+    probes = ["/wp-login.php", "/.env", "/backup.zip"]
+    rows = _site(200) + [("5.5.5.5", 5000 + 7200 * s + k, "GET", p, 404)
+                         for s in range(3) for k, p in enumerate(probes)]
+    t = duckdb_engine.load(_requests(rows), "web_requests")
+    detector = WebSessionDetector().fit(t, duckdb_engine)
+    findings = detector.detect(detector.score(t))
+    assert [f.actors["ips"] for f in findings] == [["5.5.5.5"]]
+    f = findings[0]
+    assert f.evidence["sessions"] == 3 and len(f.evidence["session_list"]) == 3
+    assert len(f.event_ids) == 9 and "over 3 sessions" in f.title
+    assert sorted(f.evidence["probed_paths"]) == sorted(f"GET {p}" for p in probes)
+
+
+def test_pacing_is_measured_on_pages_from_real_elapsed_time(duckdb_engine):
+    """50 page requests in 22 s is far above a reader's pace; page assets do not count."""
+    bot = [("9.9.9.9", round(22 * k / 49), "GET", f"/w{k}", 404) for k in range(50)]
+    reader = []
+    for k, start in enumerate([0, 20, 95, 110, 260, 300, 420, 430, 560, 600, 700]):
+        reader += [("8.8.8.8", start, "GET", f"/page{k}", 200)]
+        reader += [("8.8.8.8", start + 1, "GET", f"/static/{k}.{ext}", 200) for ext in ("css", "js", "png")]
+    t = duckdb_engine.load(_requests(bot + reader), "web_requests")
+    df = duckdb_engine.to_pandas(session_stats(sessionize(t))).set_index("client_ip")
+    assert df.loc["9.9.9.9", "rpm"] == pytest.approx(49 * 60 / 22) and bool(df.loc["9.9.9.9", "machine_paced"])
+    assert df.loc["8.8.8.8", "pages"] == 11 and df.loc["8.8.8.8", "requests"] == 44
+    assert df.loc["8.8.8.8", "rpm"] == pytest.approx(10 * 60 / 700)
+    assert not bool(df.loc["8.8.8.8", "machine_paced"])
+
+
+def test_a_stale_landing_followed_by_reading_is_medium_a_lone_probe_high(duckdb_engine):
+    rows = _site(200)
+    rows += [("7.7.7.7", 9000, "GET", "/blog/2018/01/removed.html", 404),   # old search result, then reads
+             ("7.7.7.7", 9030, "GET", "/blog/", 200), ("7.7.7.7", 9090, "GET", "/about/", 200)]
+    rows += [("6.6.6.6", 9000, "GET", "/.git/config", 404), ("6.6.6.6", 9002, "GET", "/", 200)]
+    t = duckdb_engine.load(_requests(rows), "web_requests")
+    detector = WebSessionDetector().fit(t, duckdb_engine)
+    per = detector.score(t).per_client().set_index("client_ip")
+    assert per.loc["7.7.7.7", "risk"] == "medium"
+    assert per.loc["6.6.6.6", "risk"] == "high"  # the home page afterwards is not reading the site
 
 
 def test_fitting_on_a_baseline_window_scores_later_traffic(duckdb_engine):

@@ -17,7 +17,7 @@ from .contract import Hunt, HuntEntry
 from .errors import ConfigError
 
 #: TOML tables whose sub-tables are hunt sections: ``[fanout.lateral]`` is section ``fanout.lateral``.
-NESTED = ("fanout",)
+NESTED = ("fanout", "network")
 
 
 @dataclass

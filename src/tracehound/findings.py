@@ -28,6 +28,10 @@ SEVERITIES = ("low", "medium", "high")
 ENTITY_TYPES = ("users", "ips", "hosts", "user_agents", "ports")
 #: Plot families the report knows how to draw from a kind's evidence.
 PLOT_FAMILIES = ("spray", "series", "path")
+#: Consequence tiers, most urgent first: the one priority scale incidents are ordered on across
+#: hunts (a detector's score compares only within its kind). A finding whose evidence names
+#: ``compromised_users`` is a compromise whatever its kind's tier.
+TIERS = ("compromise", "lateral", "active_attack", "reconnaissance", "hygiene")
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,14 @@ class Kind:
     ``blockable_agents``: its actors' user agents are a tool's fingerprint (a spray campaign's
     invariant agent) and may go to the user-agent blocklist; a web visitor's browser string is not.
     ``plot``: the report's plot family for its evidence (one of :data:`PLOT_FAMILIES`), or None.
+    ``tier``: the consequence of a finding of this kind (one of :data:`TIERS`), which orders
+    incidents across hunts; a linked success raises any finding to ``compromise``.
+    ``block_from``: the lowest finding severity whose actor addresses go to the blocklist. Severity
+    says how much is at stake; for a burst on one account (a brute force) that is little, yet its
+    source is no less hostile, so such kinds block from ``low``.
+    ``fold``: when set, findings of this kind that share no actor with any other finding fold into
+    one incident of this title (many unrelated clients probing a web server are one piece of
+    internet background noise, not a hundred incidents).
     """
 
     name: str
@@ -54,6 +66,9 @@ class Kind:
     blockable: bool = False
     plot: str | None = None
     blockable_agents: bool = False
+    tier: str = "active_attack"
+    block_from: str = "medium"
+    fold: str | None = None
 
     def __post_init__(self) -> None:
         bad = [t for t in (*self.actors, *self.targets) if t not in ENTITY_TYPES]
@@ -61,6 +76,10 @@ class Kind:
             raise ValueError(f"kind {self.name}: unknown entity type(s) {bad}; expected {ENTITY_TYPES}")
         if self.plot is not None and self.plot not in PLOT_FAMILIES:
             raise ValueError(f"kind {self.name}: unknown plot family {self.plot!r}")
+        if self.tier not in TIERS:
+            raise ValueError(f"kind {self.name}: unknown tier {self.tier!r}; expected one of {TIERS}")
+        if self.block_from not in SEVERITIES:
+            raise ValueError(f"kind {self.name}: block_from {self.block_from!r} is not one of {SEVERITIES}")
 
 
 def rank_key(finding: "Finding | dict") -> tuple[int, float]:

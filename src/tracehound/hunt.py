@@ -28,7 +28,7 @@ from .windows import RunWindow, Searched, active_in, searched_of, split
 Step = Callable[[str], None]
 #: What the error says tracehound reads, when nothing among the inputs is a log.
 READABLE = ("sign-ins, Windows logons, LANL auth, Linux auth syslog, Zeek/firewall connections, "
-            "web access logs")
+            "web access logs, antivirus detections")
 
 
 @dataclass
@@ -55,6 +55,8 @@ class HuntResult:
             total.merge(report)
         for path in self.routing.unrecognised:
             total.unreadable(path, "not a log format tracehound reads")
+        for path, reason in self.routing.unreadable:
+            total.unreadable(path, reason)
         return total
 
     def counts(self) -> dict[str, int]:
@@ -140,7 +142,7 @@ def _without_outputs(routing: Routing) -> Routing:
         return [f for f in files if not is_output(f)]
     return Routing({t: kept for t, fs in routing.files.items() if (kept := keep(fs))},
                    {t: kept for t, fs in routing.canonical.items() if (kept := keep(fs))},
-                   keep(routing.unrecognised))
+                   keep(routing.unrecognised), list(routing.unreadable))
 
 
 def _hunt_one(result: HuntResult, entry, hunt, data, spans, window: RunWindow, baseline_until: datetime | None,

@@ -18,10 +18,10 @@ from .findings import Kind
 @cache
 def hunts() -> dict[str, HuntEntry]:
     """Config section → hunt, in the order the pipeline runs them."""
-    from . import fanout, spray, web
+    from . import fanout, network, spray, web
 
     entries: dict[str, HuntEntry] = {}
-    for entry in (*spray.HUNTS, *fanout.HUNTS, *web.HUNTS):
+    for entry in (*spray.HUNTS, *fanout.HUNTS, *network.HUNTS, *web.HUNTS):
         if entry.section in entries:
             raise RuntimeError(f"hunt section {entry.section!r} is declared twice")
         entries[entry.section] = entry
@@ -32,11 +32,12 @@ def hunts() -> dict[str, HuntEntry]:
 def kinds() -> dict[str, Kind]:
     """Kind name → its declaration; names are unique across hunts."""
     from .fanout.kinds import KINDS as FANOUT
+    from .network.kinds import KINDS as NETWORK
     from .spray.kinds import KINDS as SPRAY
     from .web.kinds import KINDS as WEB
 
     table: dict[str, Kind] = {}
-    for k in (*SPRAY, *FANOUT, *WEB):
+    for k in (*SPRAY, *FANOUT, *NETWORK, *WEB):
         if k.name in table:
             raise RuntimeError(f"finding kind {k.name!r} is declared twice")
         table[k.name] = k

@@ -76,12 +76,21 @@ CONNECTIONS = pa.schema([
 ])
 
 #: Antivirus / EDR detections, one row per detection on a user's machine: what ``av-sustained``
-#: counts. No reader parses a vendor's export into it; it arrives as Parquet in this schema.
+#: counts (``readers/defender.py``: Defender EVTX / JSON, generic CSV / JSON exports). ``user`` is the
+#: account it happened under (``HOST$`` for the system itself); the columns after ``detection`` are
+#: what an analyst needs next (which machine, which file, what the product did) and may be null.
 DETECTIONS = pa.schema([
     ("event_id", pa.string()),
     ("time", TIME),
     ("user", pa.string()),
     ("detection", pa.string()),
+    ("host", pa.string()),
+    ("category", pa.string()),
+    ("severity", pa.string()),
+    ("action", pa.string()),
+    ("path", pa.string()),
+    ("process", pa.string()),
+    ("source", pa.string()),
 ])
 
 TABLES: dict[str, pa.Schema] = {
@@ -90,6 +99,17 @@ TABLES: dict[str, pa.Schema] = {
     "web_requests": WEB_REQUESTS,
     "connections": CONNECTIONS,
     "detections": DETECTIONS,
+}
+
+#: Columns every row of a table must have (not null): a row without them cannot be hunted or traced
+#: back to its raw record. Readers reject such records with the field named; canonical Parquet rows
+#: without them are rejects too.
+REQUIRED: dict[str, tuple[str, ...]] = {
+    "signins": ("event_id", "time", "user", "result"),
+    "logons": ("event_id", "time", "user"),
+    "web_requests": ("event_id", "time", "client_ip"),
+    "connections": ("event_id", "time", "src_ip", "dst_ip"),
+    "detections": ("event_id", "time", "user"),
 }
 
 

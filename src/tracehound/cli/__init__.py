@@ -40,3 +40,4 @@ from . import web_cmd  # noqa: E402,F401
 from . import spray_cmd  # noqa: E402,F401
 from . import hunt_cmd  # noqa: E402,F401
 from . import demo_cmd  # noqa: E402,F401
+from . import network_cmd  # noqa: E402,F401

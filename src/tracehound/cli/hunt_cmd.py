@@ -39,11 +39,12 @@ def run_and_report(paths: list, out_dir: Path, *, engine_name: str, master: str 
                    read_options: dict | None = None, window: RunWindow | None = None,
                    baseline_until: datetime | None = None, extra: Extra | None = None,
                    extra_files: tuple[Path, ...] = (), extra_names: tuple[str, ...] = (),
-                   title: str = "tracehound report") -> HuntResult:
+                   block_policy=None, title: str = "tracehound report") -> HuntResult:
     """Run the pipeline with a progress display, write all outputs, print the end-of-run summary.
 
     ``extra_files`` (a blocklist path outside the folder) and ``extra_names`` (files the ``extra`` hook
-    writes into the folder) are checked against the inputs before any work starts. Exits with
+    writes into the folder) are checked against the inputs before any work starts. ``block_policy``: what
+    the blocklists may hold (:class:`tracehound.report.blocklist.BlockPolicy`). Exits with
     :data:`PARTIAL` when input was set aside, after writing everything for the rest.
     """
     from .. import hunt as hunting
@@ -67,7 +68,8 @@ def run_and_report(paths: list, out_dir: Path, *, engine_name: str, master: str 
         reads = result.read_summary()
         summary = _summary(result, reads, engine.name)
         with staged(out_dir, owned=(*OUTPUT_FILES, REJECTS, *extra_names)) as stage:
-            written = write_outputs(result.findings, stage, summary, reads=reads, title=title)
+            policy = {"block_policy": block_policy} if block_policy is not None else {}
+            written = write_outputs(result.findings, stage, summary, reads=reads, title=title, **policy)
             extra_rows = extra(result, stage, out_dir) if extra else []
         paths_out = {name: out_dir / path.name for name, path in written.items()}
         progress.update(steps[-1], total=1, completed=1)
@@ -98,9 +100,10 @@ def _summary(result: HuntResult, reads, engine: str) -> list[tuple[str, str]]:
 
 
 def _partial(result: HuntResult) -> bool:
-    """Input a reader set aside: rejected records or damaged / unreadable files of a known family
-    (a file that is no log at all is named, but nothing of a log was lost)."""
-    return any(r.bad_count or r.unreadable_files for r in result.reports.values())
+    """Input a reader set aside: rejected records, damaged or unreadable files of a known family, or a
+    file or folder that could not be opened (a file that is no log at all is named, but nothing of a
+    log was lost)."""
+    return any(r.partial for r in result.reports.values()) or bool(result.routing.unreadable)
 
 
 def print_top(result: HuntResult, n: int = 10) -> None:
@@ -122,12 +125,20 @@ def hunt(
     detect_last: Optional[str] = typer.Option(None, "--detect-last",
                                               help="Every hunt learns from the rows before the last D (1h, "
                                                    "1d, 7d ...) and reports what is active in the last D."),
+    block_internal: bool = typer.Option(False, "--block-internal",
+                                        help="Put internal actor addresses in the blocklists too (default: "
+                                             "isolate_hosts.txt)."),
+    block_widest_v4: int = typer.Option(24, "--block-widest-v4", help="Widest IPv4 network a blocklist may hold."),
+    block_widest_v6: int = typer.Option(48, "--block-widest-v6", help="Widest IPv6 network a blocklist may hold."),
     engine_name: str = ENGINE_OPTION,
     master: Optional[str] = MASTER_OPTION,
     quiet: bool = QUIET_OPTION,
 ) -> None:
     """Run every hunt that applies and write findings, incidents, watchlist, blocklists and report.html."""
+    from ..report.blocklist import BlockPolicy
+
     with friendly_errors():
+        policy = BlockPolicy(include_internal=block_internal, widest_v4=block_widest_v4, widest_v6=block_widest_v6)
         run_and_report(paths, out_dir, engine_name=engine_name, master=master,
                        config=HuntConfig.load(config), only=list(only) or None, quiet=quiet,
-                       window=RunWindow.parse(since, until, detect_last))
+                       window=RunWindow.parse(since, until, detect_last), block_policy=policy)

@@ -101,13 +101,26 @@ def _roles(spec: FanoutSpec, entity: str, mine: pd.DataFrame,
     return (side, other) if spec.entity_is_actor else (other, side)
 
 
+def _flagged(rows: pd.DataFrame, w: "Windows") -> list[dict]:
+    """Each bucket over the bound with the span it covers and its own count: a half-shifted bucket
+    (``b + 0.5``) is not one of the aligned ``series`` buckets, so the chart draws it from here and
+    the number in the title is a bucket the chart shows."""
+    starts = _starts(rows)
+    out = {}
+    for start, n, new in sorted(zip(starts, rows["n"].astype(int), rows["new"].astype(int))):
+        out[float(start)] = {"start": iso_utc(w.to_time(start)), "end": iso_utc(w.to_time(start + 1)),
+                             "count": int(n), "new": int(new)}
+    return list(out.values())
+
+
 def build_findings(spec: FanoutSpec, detector: "FanoutDetector", flagged: pd.DataFrame,
                    detail: pd.DataFrame, known: pd.DataFrame, w: "Windows",
                    series: pd.DataFrame) -> list[Finding]:
     """One finding per flagged (entity, bucket), or per entity when the preset is ``sustained``.
 
-    ``series`` holds the entity's distinct-target count per non-empty bucket over baseline and
-    detection windows; it goes into the evidence so the report can plot the count against the bound.
+    ``series`` holds the entity's distinct-target count per non-empty aligned bucket over baseline
+    and detection windows; it goes into the evidence so the report can plot the count against the
+    bound, with ``flagged_buckets`` (aligned or half-shifted, each with its count) drawn over it.
     """
     known_sets = known.groupby("entity")["target"].agg(set).to_dict() if len(known) else {}
     by_entity = {ent: grp.sort_values("b") for ent, grp in series.groupby("entity")} if len(series) else {}
@@ -177,6 +190,7 @@ def build_findings(spec: FanoutSpec, detector: "FanoutDetector", flagged: pd.Dat
                 "baseline_start": iso_utc(w.to_time(w.baseline_start)),
                 "baseline_end": iso_utc(w.to_time(w.baseline_end)),
                 "buckets_over_bound": [iso_utc(w.to_time(b)) for b in buckets],
+                "flagged_buckets": _flagged(rows, w),
                 "new_target_count": len(new_targets),
                 "new_targets": new_targets[: detector.max_listed],
                 "targets": listed,

@@ -27,12 +27,18 @@ verdict lines are never hidden.
 
 **``message repeated N times``** is counted N times (N rows, event ids ``file:line``,
 ``file:line.2`` …): each repeat is a real attempt and a brute force is exactly what syslog folds.
+N is attacker-controlled (one 21 KB line can say ten million, or 10¹²), so at most
+``limits.max_repeat`` rows are made of one line; the repeats beyond are counted in
+``ReadReport.skipped``, never made into rows. The same holds for ``PAM N more authentication failures``.
 
 **Year.** Classic syslog stamps have no year. ``year=`` is the year of the *first* line; without it
-the *last* line is placed in the file's modification year (the year before, when its month is later
-than the modification month: a December log copied in January). Either way a month that goes
-backwards (Dec → Jan) starts the next year. Stamps are local time without a zone; they are taken as
-UTC. ISO stamps carry their own year and zone.
+the *last* line is placed in the file's modification year (the year before, when its stamp is later in
+the year than the modification time: a December log copied in January, or on December 1st). Each
+other line takes the year that puts it closest in time to its neighbour, so Dec 31 → Jan 1 starts the next year while one line out
+of order (a ``Mar 2`` among ``Mar 3`` lines, a straggler from last year) moves nothing else. A stamp
+no year makes real (``Feb 30``, ``25:00:00``) is a reject and is ignored for the placing. Stamps are
+local time without a zone; they are taken as UTC. ISO stamps carry their own year and zone. Times
+outside the read's bounds (:class:`~tracehound.readers.limits.TimeBounds`) are rejects.
 
 **Addresses.** ``ADDR`` / ``rhost`` that is an IP address goes to ``source_ip``; a host name (sshd
 with ``UseDNS yes``) goes to ``source_host`` whole and lower-cased (cutting an internet reverse-DNS
@@ -59,6 +65,7 @@ from typing import Iterator
 from ..badrecords import ReadReport
 from . import files
 from .hosts import LOCAL, host_name, is_ip
+from .limits import DEFAULT, Limits, OutOfBounds, TimeBounds
 
 MONTHS = {m: i for i, m in enumerate(
     ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), start=1)}
@@ -72,20 +79,24 @@ _BSD_HEADER = re.compile(
 _ISO_HEADER = re.compile(
     r"^(?P<iso>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?) "
     r"(?P<host>\S+) (?P<prog>[^\s\[:(]+)(?:\((?P<module>[^)]*)\))?(?:\[(?P<pid>\d+)\])?: ?(?P<msg>.*)$")
-_REPEATED = re.compile(r"^message repeated (?P<n>\d+) times: \[\s*(?P<inner>.*?)\s*\]\s*$")
+_REPEATED = re.compile(r"^message repeated (?P<n>\d{1,18}) times: \[\s*(?P<inner>.*?)\s*\]\s*$")
 _FAILED = re.compile(r"^Failed (?P<method>\S+) for (?:invalid user )?(?P<user>.*?) from (?P<addr>\S+)"
                      r" port (?P<port>\d+)(?: ssh\d?)?(?:: .*)?\s*$")
 _ACCEPTED = re.compile(r"^Accepted (?P<method>\S+) for (?P<user>.*?) from (?P<addr>\S+) port (?P<port>\d+)"
                        r"(?: ssh\d?)?(?:: .*)?\s*$")
 _INVALID = re.compile(r"^(?:Invalid|Illegal) user (?P<user>.*?) from (?P<addr>\S+)(?: port \d+)?\s*$")
 _PAM_PREFIX = re.compile(r"^pam_unix\((?P<service>[^):]*)(?::[^)]*)?\):\s*")
-_PAM_FAILURE = re.compile(r"^(?:authentication failure|PAM (?P<more>\d+) more authentication failures?);"
+_PAM_FAILURE = re.compile(r"^(?:authentication failure|PAM (?P<more>\d{1,18}) more authentication failures?);"
                           r"(?P<kv>.*)$")
 _KV = re.compile(r"(\w+)=(\S*)")
 #: An sshd / pam_unix message that announces one of the events above; if the full pattern then
 #: fails, the line is malformed, not "something else".
 _HINT = re.compile(r"^(?:Failed \S+ for|Accepted \S+ for|(?:Invalid|Illegal) user|"
                    r"authentication failure|PAM \d+ more authentication failure)")
+#: ``ReadReport.skipped`` reason for repeats of one line beyond ``limits.max_repeat``.
+REPEATS_CAPPED = "repeats beyond limits.max_repeat (message repeated / PAM N more failures)"
+NOT_AUTH = "syslog line that is no auth event (other programs, other sshd messages)"
+FOLDED = "Invalid user / pam_unix line of an attempt its sshd verdict line already counts"
 #: The same, anywhere in a line that has no readable syslog header.
 _HINT_ANYWHERE = re.compile(r"(?:Failed|Accepted) \S+ for .* from |(?:Invalid|Illegal) user .* from |"
                             r"authentication failure;")
@@ -157,9 +168,9 @@ def _header(line: str, number: int = 0) -> _Line | None:
     if m:
         try:
             when = datetime.fromisoformat(m["iso"].replace("Z", "+00:00"))
-        except ValueError:  # month 13: not a header; an auth message behind it is a reject
-            return None
-        when = (when.replace(tzinfo=timezone.utc) if when.tzinfo is None else when).astimezone(timezone.utc)
+            when = (when.replace(tzinfo=timezone.utc) if when.tzinfo is None else when).astimezone(timezone.utc)
+        except (ValueError, OverflowError):  # month 13, year 9999 west of UTC: not a header; an auth
+            return None                      # message behind it is a reject
         return _Line(number, line, when, when.month, when.day, f"{when:%H:%M:%S}", m["host"], m["prog"],
                      m["module"], m["pid"], m["msg"])
     return None
@@ -222,31 +233,76 @@ def _event(line: _Line) -> _Event | None:
     raise ValueError(f"auth message not in a known shape: {msg[:80]!r}")
 
 
-def _years(lines: list[tuple[int, int]], year: int | None, mtime: float | None) -> list[int]:
-    """The year of each (month, day) stamp in file order: see the module docstring."""
-    rollovers = [0]
-    for (prev, _), (month, _) in zip(lines, lines[1:]):
-        rollovers.append(rollovers[-1] + (1 if month < prev else 0))
+def _real(year: int, month: int, day: int, clock: str) -> datetime | None:
+    """The stamp in ``year``, or ``None`` when that year has no such moment (Feb 29, Feb 30, 25:00)."""
+    try:
+        h, mi, sec = (int(x) for x in clock.split(":"))
+        return datetime(year, month, day, h, mi, sec, tzinfo=timezone.utc)
+    except ValueError:
+        return None
+
+
+def _nearest(stamp: tuple[int, int, str], near: datetime) -> datetime | None:
+    """``stamp`` (month, day, clock) in the year that puts it closest to ``near`` (later on a tie)."""
+    month, day, clock = stamp
+    if month == near.month:
+        same = _real(near.year, month, day, clock)
+        if same is not None:
+            return same
+    options = [t for y in (near.year - 1, near.year, near.year + 1) if (t := _real(y, month, day, clock))]
+    return min(options, key=lambda t: (abs(t - near), t < near)) if options else None
+
+
+def _place(stamps: list[tuple[int, int, str]], year: int | None, mtime: float | None) -> list[datetime | None]:
+    """Each (month, day, clock) stamp as a datetime, in file order; ``None`` for impossible ones.
+
+    With ``year`` (the first line's) the walk goes forward from the first real stamp; without, back
+    from the last, placed in the modification time's year (see the module docstring)."""
+    out: list[datetime | None] = [None] * len(stamps)
+    if not stamps:
+        return out
+    order = range(len(stamps)) if year is not None else range(len(stamps) - 1, -1, -1)
     if year is None:
         stamp = datetime.fromtimestamp(mtime if mtime is not None else datetime.now(timezone.utc).timestamp(),
                                        tz=timezone.utc)
-        last_year = stamp.year - (1 if lines and lines[-1][0] > stamp.month else 0)
-        year = last_year - (rollovers[-1] if rollovers else 0)
-    return [year + r for r in rollovers]
+    near: datetime | None = None
+    for i in order:
+        month, day, clock = stamps[i]
+        if near is None:
+            # a line is never written after its file: a Dec 10 stamp in a file last modified on Dec 1 is
+            # last year's, as is any month later than the modification month
+            if year is not None:
+                anchor = year
+            else:
+                later = (month, day, clock) > (stamp.month, stamp.day, f"{stamp:%H:%M:%S}")
+                anchor = stamp.year - (1 if later else 0)
+            # Feb 29 as the anchor of a year without one: the nearest leap year is meant
+            when = _real(anchor, month, day, clock) or next(
+                (t for y in (anchor - 1, anchor + 1, anchor - 2, anchor + 2, anchor - 3, anchor + 3)
+                 if (t := _real(y, month, day, clock))), None)
+        else:
+            when = _nearest(stamps[i], near)
+        out[i] = when
+        if when is not None:
+            near = when
+    return out
 
 
 def iter_authlog_rows(path: str | Path, report: ReadReport, *, year: int | None = None,
-                      stats: AuthLogStats | None = None) -> Iterator[dict]:
+                      stats: AuthLogStats | None = None, limits: Limits = DEFAULT,
+                      bounds: TimeBounds | None = None) -> Iterator[dict]:
     """Canonical ``logons`` rows of one auth log (before account filtering); see the module docstring.
 
-    Two passes over the file: the first finds the year of each line and the processes with an sshd
-    verdict, the second yields rows. ``stats`` (if given) is filled with per-line counts.
+    Two passes over the file: the first finds the processes with an sshd verdict and places every
+    stamp in its year, the second yields rows. ``stats`` (if given) is filled with per-line counts.
+    ``bounds``: the read's time bounds (default: ``limits``').
     """
     path = Path(path)
     stats = stats if stats is not None else AuthLogStats()
+    bounds = bounds or limits.bounds()
     parsed: list[tuple[_Line, _Event]] = []
     verdict_pids: set[tuple[str, str]] = set()
-    for number, raw in files.iter_lines(path):
+    for number, raw in files.iter_lines(path, report, limits):
         stats.lines += 1
         line = _header(raw, number)
         if line is None:
@@ -255,6 +311,7 @@ def iter_authlog_rows(path: str | Path, report: ReadReport, *, year: int | None 
                 report.reject(path, number, "auth message without a readable syslog header", raw)
             else:
                 stats.skipped += 1
+                report.skip(NOT_AUTH)
             continue
         try:
             event = _event(line)
@@ -264,29 +321,35 @@ def iter_authlog_rows(path: str | Path, report: ReadReport, *, year: int | None 
             continue
         if event is None:
             stats.skipped += 1
+            report.skip(NOT_AUTH)
             continue
         if event.verdict and line.pid:
             verdict_pids.add((line.host, line.pid))
         parsed.append((line, event))
-    bsd = [(ln.month, ln.day) for ln, _ in parsed if ln.when is None]
-    years = iter(_years(bsd, year, path.stat().st_mtime) if bsd else [])
+    bsd = [(ln.month, ln.day, ln.clock) for ln, _ in parsed if ln.when is None]
+    places = iter(_place(bsd, year, path.stat().st_mtime) if bsd else [])
     for line, event in parsed:
-        when = line.when
-        if when is None:
-            y = next(years)
-            try:
-                h, mi, s = (int(x) for x in line.clock.split(":"))
-                when = datetime(y, line.month, line.day, h, mi, s, tzinfo=timezone.utc)
-            except ValueError as exc:  # Feb 30, 25:00:00
-                stats.malformed += 1
-                report.reject(path, line.number, f"ValueError: {exc}", line.raw)
-                continue
+        when = line.when if line.when is not None else next(places)
+        if when is None:  # Feb 30, 25:00:00
+            stats.malformed += 1
+            report.reject(path, line.number, f"ValueError: no year has {line.raw[:15]!r}", line.raw)
+            continue
+        try:
+            bounds.check(when)
+        except OutOfBounds as exc:
+            stats.malformed += 1
+            report.reject(path, line.number, str(exc), line.raw)
+            continue
         if not event.verdict and line.pid and (line.host, line.pid) in verdict_pids:
             stats.folded += 1
+            report.skip(FOLDED)
             continue
         ip, rhost = _address(event.addr)
         stats.count(event.kind, event.repeat)
-        for i in range(event.repeat):
+        rows = min(event.repeat, limits.max_repeat)
+        if rows < event.repeat:
+            report.skip(REPEATS_CAPPED, event.repeat - rows)
+        for i in range(rows):
             yield {
                 "event_id": f"{path.name}:{line.number}" + (f".{i + 1}" if i else ""),
                 "time": when,

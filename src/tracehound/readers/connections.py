@@ -3,13 +3,17 @@
 Two sources: Zeek ``conn.log`` (the TSV form with its ``#fields`` header, and the JSON form Zeek
 writes with ``LogAscii::use_json``), and a generic firewall CSV whose columns are named by a mapping
 (canonical column → CSV header). Common header spellings are recognised without a mapping.
+
+Values are typed, not coerced (:mod:`tracehound.readers.values`): addresses must be IP addresses,
+ports and byte counts integers (``123.5`` is a reject, not a 123), times inside the read's bounds.
+A record without its source or destination address is a reject. Every file goes through the shared
+reader stream, so a truncated gzip keeps what precedes the cut and names the file as damaged.
 """
 
 from __future__ import annotations
 
 import csv
-import io
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Iterable, Iterator, Mapping
 
@@ -20,7 +24,10 @@ from ..engine import Engine
 from ..errors import InputFormatError
 from ..schema import CONNECTIONS
 from . import files
+from .limits import DEFAULT, Limits, TimeBounds
 from .staging import PartWriter, parse_time
+from .stream import TextStream, csv_rows, json_objects
+from .values import ROW_ERRORS, integer, ip, real, reason, text
 
 #: Header spellings tried, in order, when no mapping is given for a canonical column.
 FIREWALL_ALIASES: dict[str, tuple[str, ...]] = {
@@ -37,7 +44,6 @@ FIREWALL_ALIASES: dict[str, tuple[str, ...]] = {
     "duration": ("duration", "elapsed", "elapsed_time", "Duration"),
 }
 REQUIRED = ("time", "src_ip", "dst_ip")
-ZEEK_UNSET = ("-", "(empty)", "")
 
 
 def sniff_connection_format(path: str | Path) -> str | None:
@@ -49,89 +55,85 @@ def sniff_connection_format(path: str | Path) -> str | None:
     if stripped.startswith("{"):
         return "zeek-json" if '"id.orig_h"' in head and '"id.resp_h"' in head else None
     first = stripped.splitlines()[0] if stripped else ""
-    if "," in first and _header_mapping(next(csv.reader([first])), None, strict=False) is not None:
+    try:
+        header = next(csv.reader([first]))
+    except (csv.Error, StopIteration):
+        return None
+    if "," in first and _header_mapping(header, None, strict=False) is not None:
         return "firewall-csv"
     return None
 
 
-def _int(value) -> int | None:
-    if value is None or value in ZEEK_UNSET:
-        return None
-    return int(float(value))
-
-
-def _float(value) -> float | None:
-    if value is None or value in ZEEK_UNSET:
-        return None
-    return float(value)
-
-
-def _str(value) -> str | None:
-    if value is None:
-        return None
-    text = str(value).strip()
-    return None if text in ZEEK_UNSET else text
-
-
 def _zeek_time(value) -> datetime:
     """Zeek writes epoch seconds (TSV, default JSON) or ISO-8601 (JSON with ``json_timestamps``)."""
-    try:
-        return datetime.fromtimestamp(float(value), tz=timezone.utc)
-    except (TypeError, ValueError):
-        return parse_time(value)
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            return parse_time(value)
+    return parse_time(value)
 
 
-def zeek_row(rec: Mapping, event_id: str) -> dict:
-    """The canonical row for one Zeek conn record (field names as Zeek writes them)."""
-    if rec.get("ts") in (None, "-") or _str(rec.get("id.orig_h")) is None:
-        raise KeyError("missing ts or id.orig_h")
+def zeek_row(rec: Mapping, event_id: str, bounds: TimeBounds | None = None) -> dict:
+    """The canonical row for one Zeek conn record (field names as Zeek writes them); ``bounds``: the
+    read's time bounds (the readers pass theirs; ``None`` checks none)."""
+    src, dst = ip(rec.get("id.orig_h"), "id.orig_h"), ip(rec.get("id.resp_h"), "id.resp_h")
+    if rec.get("ts") in (None, "-", "") or src is None or dst is None:
+        raise KeyError("missing ts, id.orig_h or id.resp_h")
+    stamp = _zeek_time(rec["ts"])
     return {
-        "event_id": _str(rec.get("uid")) or event_id,
-        "time": _zeek_time(rec["ts"]),
-        "src_ip": _str(rec.get("id.orig_h")),
-        "dst_ip": _str(rec.get("id.resp_h")),
-        "dst_port": _int(rec.get("id.resp_p")),
-        "proto": _str(rec.get("proto")),
-        "service": _str(rec.get("service")),
-        "bytes_out": _int(rec.get("orig_bytes")),
-        "bytes_in": _int(rec.get("resp_bytes")),
-        "duration": _float(rec.get("duration")),
+        "event_id": text(rec.get("uid"), "uid") or event_id,
+        "time": bounds.check(stamp) if bounds is not None else stamp,
+        "src_ip": src,
+        "dst_ip": dst,
+        "dst_port": integer(rec.get("id.resp_p"), "id.resp_p"),
+        "proto": text(rec.get("proto"), "proto"),
+        "service": text(rec.get("service"), "service"),
+        "bytes_out": integer(rec.get("orig_bytes"), "orig_bytes"),
+        "bytes_in": integer(rec.get("resp_bytes"), "resp_bytes"),
+        "duration": real(rec.get("duration"), "duration"),
         "source": "zeek",
     }
 
 
-def _zeek_tsv_rows(path: Path, report: ReadReport) -> Iterator[dict]:
+def _zeek_tsv_rows(stream: TextStream, bounds: TimeBounds) -> Iterator[dict]:
+    report, label, name = stream.report, stream.label, stream.path.name
     fields: list[str] | None = None
     sep = "\t"
-    for number, line in files.iter_lines(path):
+    for number, line in stream.lines():
+        line = line.rstrip("\r")
+        if not line.strip():
+            continue
         if line.startswith("#"):
             if line.startswith("#separator"):
                 token = line.split(None, 1)[1].strip() if len(line.split(None, 1)) > 1 else "\\x09"
-                sep = bytes(token, "ascii").decode("unicode_escape") if token.startswith("\\x") else token
+                try:
+                    sep = bytes(token, "ascii").decode("unicode_escape") if token.startswith("\\x") else token
+                except (UnicodeError, ValueError):
+                    report.reject(label, number, f"unreadable #separator {token[:20]!r}; kept {sep!r}", line)
             elif line.startswith("#fields"):
                 fields = line.split(sep)[1:]
             continue
         if fields is None:
-            raise InputFormatError("Zeek log without a #fields header line", path=str(path), line=number)
-        if len(line) > files.MAX_LINE:
-            report.reject(path, number, "line longer than 1 MiB", line)
+            report.reject(label, number, "Zeek record before any #fields header line", line)
             continue
         values = line.split(sep)
         if len(values) != len(fields):
-            report.reject(path, number, f"{len(values)} fields, #fields header names {len(fields)}", line)
+            report.reject(label, number, f"{len(values)} fields, #fields header names {len(fields)}", line)
             continue
         try:
-            yield zeek_row(dict(zip(fields, values)), f"{path.name}:{number}")
-        except (ValueError, KeyError, OverflowError) as exc:
-            report.reject(path, number, f"{type(exc).__name__}: {exc}", line)
+            yield zeek_row(dict(zip(fields, values)), f"{name}:{number}", bounds)
+        except ROW_ERRORS as exc:
+            report.reject(label, number, reason(exc), line)
 
 
-def _zeek_json_rows(path: Path, report: ReadReport) -> Iterator[dict]:
-    for number, rec, line in files.json_objects(files.iter_lines(path), path, report):
+def _zeek_json_rows(stream: TextStream, bounds: TimeBounds) -> Iterator[dict]:
+    name = stream.path.name
+    for number, rec, line in json_objects(stream.lines(), stream.label, stream.report, stream.limits):
         try:
-            yield zeek_row(rec, f"{path.name}:{number}")
-        except (ValueError, KeyError, TypeError, OverflowError) as exc:
-            report.reject(path, number, f"{type(exc).__name__}: {exc}", line)
+            yield zeek_row(rec, f"{name}:{number}", bounds)
+        except ROW_ERRORS as exc:
+            stream.report.reject(stream.label, number, reason(exc), line)
 
 
 def _header_mapping(header: list[str], mapping: Mapping[str, str] | None, *,
@@ -148,7 +150,7 @@ def _header_mapping(header: list[str], mapping: Mapping[str, str] | None, *,
             if mapping[column] not in present:
                 if strict:
                     raise InputFormatError(f"mapped column {mapping[column]!r} (for {column}) is not in "
-                                           f"the header {header!r}", path=str(path) if path else None)
+                                           f"the header {header[:20]!r}", path=str(path) if path else None)
                 return None
             result[column] = present[mapping[column]]
             continue
@@ -160,56 +162,63 @@ def _header_mapping(header: list[str], mapping: Mapping[str, str] | None, *,
     if missing:
         if strict:
             raise InputFormatError(f"no column for {', '.join(missing)}; pass a mapping such as "
-                                   f"--map src_ip=SourceAddress (header: {header!r})",
+                                   f"--map src_ip=SourceAddress (header: {header[:20]!r})",
                                    path=str(path) if path else None)
         return None
     return result
 
 
-def _firewall_rows(path: Path, report: ReadReport, mapping: Mapping[str, str] | None) -> Iterator[dict]:
-    reader = csv.reader(io.StringIO(files.decode(files.read_bytes(path))))
-    header = next(reader, None)
-    if header is None:
-        return
-    cols = _header_mapping(header, mapping, path=path)
-    index = {canon: header.index(name) for canon, name in cols.items()}
-    for number, values in enumerate(reader, start=2):
-        if not values:
-            continue
-        if len(values) != len(header):
-            report.reject(path, number, f"{len(values)} fields, header has {len(header)}", ",".join(values))
-            continue
+def _firewall_rows(stream: TextStream, mapping: Mapping[str, str] | None, bounds: TimeBounds) -> Iterator[dict]:
+    """Rows of a firewall CSV; a header without the required columns is :class:`InputFormatError`."""
+    name = stream.path.name
+    index: dict[str, int] | None = None
+    for number, header, values in csv_rows(stream, sep=","):
+        if index is None:
+            cols = _header_mapping(header, mapping, path=stream.path)
+            index = {canon: header.index(col) for canon, col in cols.items()}
         get = {canon: values[i] for canon, i in index.items()}
         try:
+            src, dst = ip(get["src_ip"], "src_ip"), ip(get["dst_ip"], "dst_ip")
+            if src is None or dst is None:
+                raise KeyError("missing src_ip or dst_ip")
+            proto = text(get.get("proto"), "proto")
             yield {
-                "event_id": f"{path.name}:{number}",
-                "time": parse_time(get["time"]),
-                "src_ip": _str(get["src_ip"]),
-                "dst_ip": _str(get["dst_ip"]),
-                "dst_port": _int(get.get("dst_port")),
-                "proto": (_str(get.get("proto")) or "").lower() or None,
-                "service": _str(get.get("service")),
-                "bytes_out": _int(get.get("bytes_out")),
-                "bytes_in": _int(get.get("bytes_in")),
-                "duration": _float(get.get("duration")),
+                "event_id": f"{name}:{number}",
+                "time": bounds.check(parse_time(get["time"])),
+                "src_ip": src,
+                "dst_ip": dst,
+                "dst_port": integer(get.get("dst_port"), "dst_port"),
+                "proto": proto.lower() if proto else None,
+                "service": text(get.get("service"), "service"),
+                "bytes_out": integer(get.get("bytes_out"), "bytes_out"),
+                "bytes_in": integer(get.get("bytes_in"), "bytes_in"),
+                "duration": real(get.get("duration"), "duration"),
                 "source": "firewall",
             }
-        except (ValueError, OverflowError) as exc:
-            report.reject(path, number, f"{type(exc).__name__}: {exc}", ",".join(values))
+        except ROW_ERRORS as exc:
+            stream.report.reject(stream.label, number, reason(exc), ",".join(values))
 
 
 def read_connections(paths: Iterable[str | Path] | str | Path, engine: Engine,
-                     mapping: Mapping[str, str] | None = None) -> tuple[ibis.Table, ReadReport]:
+                     mapping: Mapping[str, str] | None = None, *,
+                     limits: Limits = DEFAULT) -> tuple[ibis.Table, ReadReport]:
     """Read Zeek conn logs and firewall CSVs into the canonical ``connections`` table on ``engine``.
 
     ``mapping`` names the firewall CSV header for canonical columns (``{"src_ip": "SourceAddress"}``);
     columns it leaves out are found by common spellings. Files that are not connection logs are
-    listed as unreadable in the report.
+    listed as unreadable in the report; a file damaged half-way keeps what precedes the damage.
+    A firewall CSV whose header the mapping does not fit is an unreadable file naming the columns.
     """
     report = ReadReport()
+    bounds = limits.bounds()
     writer = PartWriter(engine.staging_folder("connections"), CONNECTIONS)
-    for path in files.expand(paths):
-        fmt = sniff_connection_format(path)
+    problems: list[tuple[Path, str]] = []
+    for path in files.expand(paths, problems):
+        try:
+            fmt = sniff_connection_format(path)
+        except OSError as exc:
+            report.unreadable(path, f"cannot open: {exc.strerror or exc}")
+            continue
         if fmt is None and mapping:  # headers only the mapping knows
             fmt = "firewall-csv"
         if fmt is None:
@@ -217,14 +226,19 @@ def read_connections(paths: Iterable[str | Path] | str | Path, engine: Engine,
             continue
         report.files += 1
         report.formats[fmt] += 1
-        rows = (_zeek_tsv_rows(path, report) if fmt == "zeek-tsv"
-                else _zeek_json_rows(path, report) if fmt == "zeek-json"
-                else _firewall_rows(path, report, mapping))
+        stream = TextStream(path, report, limits)
+        rows = (_zeek_tsv_rows(stream, bounds) if fmt == "zeek-tsv"
+                else _zeek_json_rows(stream, bounds) if fmt == "zeek-json"
+                else _firewall_rows(stream, mapping, bounds))
         try:
             for row in rows:
                 report.records += 1
                 writer.add(row)
+        except InputFormatError as exc:  # a header the mapping does not fit: this file only
+            report.unreadable(path, str(exc))
         except OSError as exc:
-            report.unreadable(path, f"{type(exc).__name__}: {exc}")
+            report.damaged(path, f"reading stopped ({type(exc).__name__}: {exc}): records after it are lost")
+    for folder, why in problems:
+        report.unreadable(folder, why)
     writer.close()
     return engine.read_parquet(writer.folder), report

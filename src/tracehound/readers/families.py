@@ -5,12 +5,18 @@ reader that parses them. :func:`route` sorts a pile of inputs (a folder mixing s
 Zeek logs, access logs and tracehound's own Parquet) into families; :func:`read_family` turns one
 family's files into one engine table. Parquet that already is a canonical table is recognised by
 its columns and taken in by :func:`tracehound.readers.staging.read_canonical`, the only such
-pass-through, so a file gives the same table whichever command read it. A table without a family
-(``detections``) can only come as canonical Parquet.
+pass-through, so a file gives the same table whichever command read it. Antivirus detections come
+from Windows Defender logs and CSV / JSON exports (``readers/defender.py``) or as canonical Parquet.
+
+The damage policy: :func:`read_family` never raises for what is in a file. A damaged file is a
+located entry of its :class:`~tracehound.badrecords.ReadReport` (``damaged_files``, with what was
+lost) and the other files are read; only configuration (an unknown table or read option) raises.
+Every family accepts the ``limits`` read option (:class:`~tracehound.readers.limits.Limits`).
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
@@ -23,7 +29,9 @@ from ..engine import Engine
 from ..errors import ConfigError
 from ..schema import CONNECTIONS, TABLES
 from .connections import read_connections, sniff_connection_format
-from .files import MARKERS, expand
+from .defender import read_detections, sniff_detections_format
+from .files import MARKERS, cannot_open, expand
+from .limits import DEFAULT, Limits
 from .logons import LogonFilter, read_logons, sniff_logon_format
 from .signins import read_signins, sniff_signin_format
 from .staging import read_canonical
@@ -45,10 +53,12 @@ class Family:
 
 #: In routing order: the first family whose sniffer recognises a file gets it.
 FAMILIES: tuple[Family, ...] = (
-    Family("signins", sniff_signin_format, read_signins),
-    Family("logons", sniff_logon_format, read_logons, ("accounts",)),
-    Family("connections", sniff_connection_format, read_connections, ("mapping",)),
-    Family("web_requests", sniff_weblog_format, read_weblogs),
+    Family("signins", sniff_signin_format, functools.partial(read_signins, require=False), ("limits",)),
+    # Before logons: the logon sniffer takes any EVTX; this one only a Defender provider's.
+    Family("detections", sniff_detections_format, read_detections, ("limits",)),
+    Family("logons", sniff_logon_format, read_logons, ("accounts", "limits")),
+    Family("connections", sniff_connection_format, read_connections, ("mapping", "limits")),
+    Family("web_requests", sniff_weblog_format, read_weblogs, ("limits",)),
 )
 _BY_TABLE = {family.table: family for family in FAMILIES}
 
@@ -74,16 +84,26 @@ def _check_mapping(value: Any) -> None:
                               f"got {type(header).__name__}")
 
 
-_OPTION_CHECKS: dict[str, Callable[[Any], None]] = {"accounts": _check_accounts, "mapping": _check_mapping}
+def _check_limits(value: Any) -> None:
+    if not isinstance(value, Limits):
+        raise ConfigError(f"read option limits: expected a tracehound.readers.limits.Limits, "
+                          f"got {type(value).__name__}")
+
+
+_OPTION_CHECKS: dict[str, Callable[[Any], None]] = {"accounts": _check_accounts, "mapping": _check_mapping,
+                                                    "limits": _check_limits}
 
 
 @dataclass
 class Routing:
-    """Which files go to which family, and the ones nothing recognised."""
+    """Which files go to which family, the ones nothing recognised, and the files and folders that
+    could not be opened or listed (``(path, reason)``: a locked sub-folder is named, never skipped
+    in silence)."""
 
     files: dict[str, list[Path]] = field(default_factory=dict)
     canonical: dict[str, list[Path]] = field(default_factory=dict)
     unrecognised: list[Path] = field(default_factory=list)
+    unreadable: list[tuple[Path, str]] = field(default_factory=list)
 
 
 def canonical_table(path: Path) -> str | None:
@@ -113,8 +133,12 @@ def route(paths: Iterable[str | Path] | str | Path) -> Routing:
     that raises on a file means "not mine". Spark's ``_SUCCESS`` and similar markers are skipped.
     """
     routing = Routing()
-    for path in expand(paths):
+    for path in expand(paths, routing.unreadable):
         if path.name in MARKERS:
+            continue
+        why = cannot_open(path)
+        if why:
+            routing.unreadable.append((path, why))
             continue
         table = canonical_table(path)
         if table == "signins":
@@ -141,8 +165,10 @@ def read_family(table: str, files: list[Path], canonical: list[Path], engine: En
     """One canonical table from raw ``files`` (through the family's reader) and ``canonical`` Parquet.
 
     The result has exactly the canonical columns, raw rows first; ``None`` when both lists are
-    empty. ``options`` go to the reader (logons: ``accounts``, connections: ``mapping``); any other,
-    or a value of the wrong kind, is a :class:`ConfigError`, checked before anything is read.
+    empty or nothing in them could be read. ``options`` go to the reader (every family: ``limits``;
+    logons: ``accounts``, connections: ``mapping``); any other, or a value of the wrong kind, is a
+    :class:`ConfigError`, checked before anything is read. Nothing in a file makes this raise: see
+    the module docstring.
     """
     if table not in TABLES:
         raise ConfigError(f"unknown table {table!r}; expected one of {', '.join(TABLES)}")
@@ -156,12 +182,13 @@ def read_family(table: str, files: list[Path], canonical: list[Path], engine: En
         _OPTION_CHECKS[name](value)
     if files and family is None:
         raise ConfigError(f"the {table} table has no log reader; pass it as canonical Parquet files")
+    limits = options.get("limits", DEFAULT)
     report = ReadReport()
     parsed = None
     if files:
         parsed, report = family.read(files, engine, **options)
         parsed = parsed.select(*TABLES[table].names)
-    extra = read_canonical(canonical, table, engine, report, like=parsed)
+    extra = read_canonical(canonical, table, engine, report, like=parsed, bounds=limits.bounds())
     if parsed is None or extra is None:
         return (parsed if extra is None else extra), report
     return parsed.union(extra, distinct=False), report

@@ -1,37 +1,58 @@
-"""Finding input files and opening them the same way for every reader.
+"""Finding input files, and handing them to readers and engines the same way for every family.
 
-A Sentinel export is one file per five minutes (100,000+ files), often gzip'd; Windows tools write
-UTF-16 with a byte-order mark; some exports start with a UTF-8 BOM. Readers should not each learn that.
+A Sentinel export is one file per five minutes (100,000+ files); a folder holds sub-folders someone
+cannot read; a file is called ``br[ab].jsonl``. Readers should not each learn that. Opening and
+decoding are :mod:`tracehound.readers.stream`'s job (the one reader stream).
 """
 
 from __future__ import annotations
 
-import codecs
 import glob
-import gzip
-import io
+import hashlib
+import os
 from pathlib import Path
 from typing import Iterable, Iterator
 
-import orjson
-
 from ..badrecords import ReadReport
 from ..errors import InputFormatError
+from .limits import DEFAULT, Limits
+from .stream import GZIP_MAGIC, TextStream, decode_counted, head_text
 
-GZIP_MAGIC = b"\x1f\x8b"
-#: A "line" longer than this is not a log record; it is set aside instead of parsed.
-MAX_LINE = 1 << 20
+__all__ = ["GZIP_MAGIC", "MARKERS", "decode", "expand", "head_text", "is_gzip", "iter_lines", "safe_path"]
+
 #: Marker files Spark / Hadoop leave beside Parquet parts; they hold no data and are no input.
 MARKERS = frozenset({"_SUCCESS", "_committed", "_started"})
+#: Characters DuckDB and Spark (Hadoop) read as glob or URI syntax in a path they are given.
+_PATH_SPECIAL = frozenset("*?[]{}\\:,")
+
+#: A folder or file that could not be listed or opened, and why.
+Problem = tuple[Path, str]
 
 
-def expand(paths: str | Path | Iterable[str | Path]) -> list[Path]:
+def _walk(folder: Path, problems: list[Problem] | None) -> Iterator[Path]:
+    """Every non-hidden file under ``folder``; sub-folders that cannot be listed go to ``problems``."""
+    def failed(exc: OSError) -> None:
+        if problems is not None:
+            problems.append((Path(exc.filename or folder), f"folder not readable: {exc.strerror or exc}"))
+
+    for root, dirs, names in os.walk(folder, onerror=failed):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        for name in names:
+            if not name.startswith("."):
+                path = Path(root) / name
+                if path.is_file():
+                    yield path
+
+
+def expand(paths: str | Path | Iterable[str | Path], problems: list[Problem] | None = None) -> list[Path]:
     """Files named by paths, folders (searched recursively) and globs, sorted and de-duplicated.
 
-    One path may be given on its own instead of in a list.
-
-    Hidden files (``.name``) inside folders are skipped. A name that matches nothing raises
-    :class:`InputFormatError` naming it, because a typo should not turn into "no findings".
+    One path may be given on its own instead of in a list. A name that is an existing file or folder
+    is taken literally (``br[ab].jsonl`` is that file, never ``bra.jsonl``); only a name that exists
+    as nothing is tried as a glob. Hidden files (``.name``) inside folders are skipped; sub-folders
+    that cannot be listed (permissions) are appended to ``problems`` as ``(path, reason)``. A name
+    that matches nothing raises :class:`InputFormatError` naming it, because a typo should not turn
+    into "no findings".
     """
     if isinstance(paths, (str, Path)):
         paths = [paths]
@@ -39,9 +60,8 @@ def expand(paths: str | Path | Iterable[str | Path]) -> list[Path]:
     for raw in paths:
         p = Path(raw)
         if p.is_dir():
-            for f in sorted(p.rglob("*")):
-                if f.is_file() and not any(part.startswith(".") for part in f.relative_to(p).parts):
-                    found[f] = None
+            for f in sorted(_walk(p, problems)):
+                found[f] = None
         elif p.is_file():
             found[p] = None
         else:
@@ -54,70 +74,58 @@ def expand(paths: str | Path | Iterable[str | Path]) -> list[Path]:
     return list(found)
 
 
+def cannot_open(path: Path) -> str | None:
+    """Why ``path`` cannot be opened for reading (permissions, vanished), or ``None``."""
+    try:
+        with open(path, "rb"):
+            return None
+    except OSError as exc:
+        return f"cannot open: {exc.strerror or exc}"
+
+
+def is_pattern(path: Path) -> bool:
+    """Whether an engine would read ``path`` as a glob or URI pattern rather than as a name."""
+    return bool(_PATH_SPECIAL & set(str(path.resolve())))
+
+
+def safe_path(path: Path, folder: Path) -> Path:
+    """``path``, or a link to it in ``folder`` under a plain name when its name holds characters an
+    engine would read as a glob or URI (``*``, ``[ab]``, ``:``): DuckDB and Spark take a path as a
+    pattern, so ``br[ab].jsonl`` would be read as ``bra.jsonl``."""
+    if not is_pattern(path):
+        return path
+    digest = hashlib.sha1(str(path.resolve()).encode("utf-8", "surrogateescape")).hexdigest()[:16]
+    suffix = "".join(c for c in path.suffix if c.isalnum() or c == ".")
+    link = folder / f"input-{digest}{suffix}"
+    if not link.exists():
+        link.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            link.symlink_to(path.resolve())
+        except OSError:  # a file system without links: a copy will do
+            import shutil
+
+            shutil.copyfile(path, link)
+    return link
+
+
 def is_gzip(path: str | Path) -> bool:
     """Whether the file is gzip'd, by its magic bytes (not its name)."""
     with open(path, "rb") as fh:
         return fh.read(2) == GZIP_MAGIC
 
 
-def read_bytes(path: str | Path) -> bytes:
-    """The file's content, gunzipped if it is gzip (by magic bytes, not by name)."""
-    with open(path, "rb") as fh:
-        head = fh.read(2)
-        fh.seek(0)
-        if head == GZIP_MAGIC:
-            with gzip.GzipFile(fileobj=fh) as gz:
-                return gz.read()
-        return fh.read()
-
-
 def decode(data: bytes) -> str:
-    """Text from bytes: UTF-8 (with or without BOM) or UTF-16 with BOM; undecodable bytes replaced."""
-    if data.startswith(codecs.BOM_UTF16_LE) or data.startswith(codecs.BOM_UTF16_BE):
-        return data.decode("utf-16", errors="replace")
-    if data.startswith(codecs.BOM_UTF8):
-        data = data[len(codecs.BOM_UTF8):]
-    return data.decode("utf-8", errors="replace")
+    """Text from bytes held in memory (a sniffer's head): UTF-8 (BOM or not) or UTF-16 with BOM."""
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return decode_counted(data, "utf-16")[0]
+    return decode_counted(data, "utf-8-sig")[0]
 
 
-def head_text(path: str | Path, size: int = 65536) -> str:
-    """The first ``size`` bytes of a file as text, for sniffing its format from content."""
-    with open(path, "rb") as fh:
-        head = fh.read(2)
-        fh.seek(0)
-        if head == GZIP_MAGIC:
-            with gzip.GzipFile(fileobj=fh) as gz:
-                try:
-                    data = gz.read(size)
-                except (EOFError, OSError):
-                    data = b""
-        else:
-            data = fh.read(size)
-    return decode(data)
-
-
-def iter_lines(path: str | Path) -> Iterator[tuple[int, str]]:
-    """``(line_number, text)`` for each non-blank line, 1-based, whatever the compression/encoding."""
-    text = decode(read_bytes(path))
-    for number, line in enumerate(io.StringIO(text), start=1):
-        line = line.rstrip("\r\n")
+def iter_lines(path: str | Path, report: ReadReport | None = None, limits: Limits = DEFAULT
+               ) -> Iterator[tuple[int, str]]:
+    """``(line_number, text)`` for each non-blank line, 1-based, whatever the compression/encoding;
+    damage, over-long lines and replaced bytes go to ``report`` (see :class:`TextStream`)."""
+    for number, line in TextStream(path, report, limits).lines():
+        line = line.rstrip("\r")
         if line.strip():
             yield number, line
-
-
-def json_objects(lines: Iterable[tuple[int, str]], path: str | Path, report: ReadReport
-                 ) -> Iterator[tuple[int, dict, str]]:
-    """``(line_number, object, line)`` for each JSON-object line; the rest is rejected with its line."""
-    for number, line in lines:
-        if len(line) > MAX_LINE:
-            report.reject(path, number, "line longer than 1 MiB", line)
-            continue
-        try:
-            rec = orjson.loads(line)
-        except orjson.JSONDecodeError as exc:
-            report.reject(path, number, f"JSONDecodeError: {exc}", line)
-            continue
-        if not isinstance(rec, dict):
-            report.reject(path, number, "ValueError: not a JSON object", line)
-            continue
-        yield number, rec, line

@@ -3,8 +3,8 @@
 Windows Security events 4624 (logon), 4625 (failed logon) and 4648 (explicit credentials) arrive in
 four shapes that carry the same fields under different nesting:
 
-- ``.evtx`` files, parsed with the ``evtx`` package; a corrupt chunk is reported and skipped, the
-  rest of the file is read;
+- ``.evtx`` files, parsed with the ``evtx`` package; records a truncated, zeroed or corrupt chunk
+  lost are counted from the file's own headers (:mod:`tracehound.readers.evtx`), the rest is read;
 - JSON Lines as Winlogbeat (``winlog.event_data``), OTRF Security-Datasets / NXLog (flat keys,
   usually inside a ``.zip``) or an EVTX-to-JSON dump (``Event.System`` / ``Event.EventData``) write it;
 - Sentinel ``SecurityEvent`` CSV or JSON (flat keys, ``TimeGenerated``, ``Computer``);
@@ -16,15 +16,18 @@ four shapes that carry the same fields under different nesting:
 
 Machine accounts (``NAME$``), anonymous logons and the local system / service accounts are dropped by
 default because they fan out to many hosts as a matter of course and would drown every hunt; set the
-``exclude_*`` flags to keep them. Records of other event IDs are not logons and are skipped silently;
-records that look like logons but cannot be read are counted in the :class:`ReadReport`.
+``exclude_*`` flags to keep them. Records of other event IDs are not logons: they are counted as
+skipped (``ReadReport.skipped``), as are the accounts the filter drops. A record without an event id,
+or with one that is not an integer (``true``, ``4624.7``), and a logon whose fields have the wrong
+type (an object where a user name belongs) are rejects with file, line and reason — never coerced.
+Every file goes through the shared reader stream (:mod:`tracehound.readers.stream`): a truncated
+gzip or zip member keeps the records before the cut and names the file as damaged.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import zipfile
+import zlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -36,10 +39,14 @@ import orjson
 from ..badrecords import ReadReport
 from ..engine import Engine
 from ..schema import LOGONS
-from . import files
+from . import archives, files
 from .authlog import iter_authlog_rows, sniff_authlog
+from .evtx import EvtxRecords
 from .hosts import host_name
+from .limits import DEFAULT, Limits, TimeBounds
 from .staging import PartWriter, parse_time  # parse_time: also imported from here by older code
+from .stream import TextStream, csv_rows, json_objects
+from .values import ROW_ERRORS, integer, ip, reason, text
 
 LOGON_EVENTS = (4624, 4625, 4648)
 #: Accounts that are the operating system itself, not a person or a service someone configured.
@@ -52,6 +59,11 @@ LANL_LOGON_TYPES = {
     "newcredentials": 9, "remoteinteractive": 10, "cachedinteractive": 11,
 }
 LANL_ORIGIN = datetime(1970, 1, 1, tzinfo=timezone.utc)
+#: Why records were read and not kept (``ReadReport.skipped`` keys).
+NOT_A_LOGON = "not a logon event (4624 / 4625 / 4648)"
+LANL_OTHER = "LANL record that is no LogOn (LogOff, TGS, TGT, AuthMap)"
+FILTERED = "account filtered (machine, anonymous or system; see LogonFilter)"
+NO_ACCOUNT = "no account name (pam_unix failure for a name sshd did not give)"
 
 
 @dataclass(frozen=True)
@@ -83,17 +95,19 @@ def sniff_logon_format(path: str | Path) -> str | None:
         magic = fh.read(8)
     if magic.startswith(b"ElfFile"):
         return "evtx"
-    if magic.startswith(b"PK\x03\x04"):
+    if magic.startswith(archives.LOCAL_MAGIC):
+        found, _ = archives.members(path)
+        head = b""
         try:
-            with zipfile.ZipFile(path) as zf:
-                names = [n for n in zf.namelist() if not n.endswith("/")]
-                if not names:
-                    return None
-                with zf.open(names[0]) as member:
-                    head = files.decode(member.read(65536))
-        except zipfile.BadZipFile:
-            return None
-        return "windows-zip" if _looks_like_windows_json(head) else None
+            for member in found:  # the first member's head (a cut zip: from its local header)
+                for block in member.chunks():
+                    head += block
+                    if len(head) >= 65536:
+                        break
+                break
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError):
+            pass
+        return "windows-zip" if _looks_like_windows_json(files.decode(head[:65536])) else None
     head = files.head_text(path)
     stripped = head.lstrip()
     if stripped.startswith("{"):
@@ -123,7 +137,7 @@ def _looks_like_lanl(line: str) -> bool:
 # --------------------------------------------------------------------------------------------
 def _scalar(value):
     """EVTX JSON wraps some values as ``{"#text": v, "#attributes": ...}``; unwrap them."""
-    if isinstance(value, dict):
+    if isinstance(value, dict) and "#text" in value:
         return value.get("#text")
     return value
 
@@ -138,8 +152,10 @@ def windows_fields(rec: dict) -> dict:
         event = rec["Event"]
         system = event.get("System") or {}
         data = event.get("EventData") or {}
-        if isinstance(data.get("Data"), list):  # <Data Name="..."> rendered as a list
-            data = {d.get("#attributes", {}).get("Name"): d.get("#text") for d in data["Data"]
+        if not isinstance(system, dict):
+            raise ValueError(f"Event.System: expected an object, got {type(system).__name__}")
+        if isinstance(data, dict) and isinstance(data.get("Data"), list):  # <Data Name="..."> as a list
+            data = {(d.get("#attributes") or {}).get("Name"): d.get("#text") for d in data["Data"]
                     if isinstance(d, dict)}
         out = {k: _scalar(v) for k, v in data.items()} if isinstance(data, dict) else {}
         created = system.get("TimeCreated") or {}
@@ -150,74 +166,63 @@ def windows_fields(rec: dict) -> dict:
         return out
     winlog = rec.get("winlog")
     if isinstance(winlog, dict):  # Winlogbeat
-        out = dict(winlog.get("event_data") or {})
-        out["EventID"] = winlog.get("event_id", (rec.get("event") or {}).get("code"))
+        data = winlog.get("event_data") or {}
+        out = dict(data) if isinstance(data, dict) else {}
+        event = rec.get("event")
+        out["EventID"] = winlog.get("event_id", event.get("code") if isinstance(event, dict) else None)
         out["Computer"] = winlog.get("computer_name")
         out["TimeCreated"] = rec.get("@timestamp")
         return out
     return rec  # flat: OTRF / NXLog / Sentinel SecurityEvent
 
 
-def _int(value) -> int | None:
-    if value is None or value == "" or value == "-":
-        return None
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    return int(str(value).strip(), 0) if str(value).strip().lower().startswith("0x") else int(
-        float(str(value).strip()))
+def _host(value, field: str) -> str | None:
+    return host_name(text(value, field))
 
 
-def _text(value) -> str | None:
-    if value is None:
-        return None
-    text = str(value).strip()
-    return None if text in ("", "-") else text
-
-
-def _host(value) -> str | None:
-    return host_name(_text(value))
-
-
-def windows_row(fields: dict, event_id: str, source: str) -> dict | None:
+def windows_row(fields: dict, event_id: str, source: str, bounds: TimeBounds | None = None) -> dict | None:
     """The canonical row for a flat Windows field dict, or None if it is not a 4624/4625/4648.
 
-    Raises ``ValueError``/``KeyError`` for a logon event that lacks a readable time or user.
+    Raises ``ValueError``/``KeyError`` for a record without a readable event id, and for a logon
+    event that lacks a readable time or user, has a field of the wrong type, or a time outside
+    ``bounds`` (the readers pass theirs; ``None`` checks no bounds).
     """
-    code = _int(fields.get("EventID", fields.get("EventCode")))
+    code = integer(fields.get("EventID", fields.get("EventCode")), "EventID")
+    if code is None:
+        raise KeyError("no EventID (missing, null or empty)")
     if code not in LOGON_EVENTS:
         return None
     when = fields.get("TimeCreated") or fields.get("@timestamp") or fields.get("TimeGenerated") \
         or fields.get("TimeCreatedUtc")
     if when is None:
         raise KeyError("no time field (TimeCreated / @timestamp / TimeGenerated)")
-    user = _text(fields.get("TargetUserName"))
+    user = text(fields.get("TargetUserName"), "TargetUserName")
     if user is None:
         raise KeyError("no TargetUserName")
-    computer = _host(fields.get("Computer") or fields.get("Hostname"))
+    computer = _host(fields.get("Computer") or fields.get("Hostname"), "Computer")
     target = computer
     if code == 4648:  # explicit credentials: logged on the source, naming the server it reaches
-        target = _host(fields.get("TargetServerName")) or computer
+        target = _host(fields.get("TargetServerName"), "TargetServerName") or computer
         source_host = computer
     else:
-        source_host = _host(fields.get("WorkstationName"))
+        source_host = _host(fields.get("WorkstationName"), "WorkstationName")
+    stamp = parse_time(when)
     return {
         "event_id": event_id,
-        "time": parse_time(when),
+        "time": bounds.check(stamp) if bounds is not None else stamp,
         "user": user,
-        "domain": _text(fields.get("TargetDomainName")),
+        "domain": text(fields.get("TargetDomainName"), "TargetDomainName"),
         "target_host": target,
-        "source_ip": _text(fields.get("IpAddress")),
+        "source_ip": ip(fields.get("IpAddress"), "IpAddress"),
         "source_host": source_host,
-        "logon_type": _int(fields.get("LogonType")),
+        "logon_type": integer(fields.get("LogonType"), "LogonType"),
         "event_code": code,
         "success": code != 4625,
         "source": source,
     }
 
 
-def lanl_row(line: str, event_id: str, origin: datetime) -> dict | None:
+def lanl_row(line: str, event_id: str, origin: datetime, bounds: TimeBounds | None = None) -> dict | None:
     """The canonical row for one LANL auth line, or None for LogOff/TGS/TGT/AuthMap records."""
     parts = line.split(",")
     if len(parts) != 9:
@@ -226,17 +231,23 @@ def lanl_row(line: str, event_id: str, origin: datetime) -> dict | None:
     if orientation.strip().lower() != "logon":
         return None
     user, _, domain = src_user.partition("@")
+    if not user.strip():
+        raise ValueError(f"source user {src_user[:40]!r} has no account name before the '@'")
     ok = result.strip().lower()
     if ok not in ("success", "fail"):
-        raise ValueError(f"success field is {result!r}, expected Success or Fail")
+        raise ValueError(f"success field is {result[:40]!r}, expected Success or Fail")
+    seconds = integer(t, "time")
+    if seconds is None:
+        raise ValueError("no time")
+    stamp = origin + timedelta(seconds=seconds)
     return {
         "event_id": event_id,
-        "time": origin + timedelta(seconds=int(t)),
-        "user": user or None,
-        "domain": domain or None,
-        "target_host": _host(dst_pc),
+        "time": bounds.check(stamp) if bounds is not None else stamp,
+        "user": user.strip(),
+        "domain": domain.strip() or None,
+        "target_host": _host(dst_pc, "dst_computer"),
         "source_ip": None,
-        "source_host": _host(src_pc),
+        "source_host": _host(src_pc, "src_computer"),
         "logon_type": LANL_LOGON_TYPES.get(ltype.strip().lower()),
         "event_code": 4624 if ok == "success" else 4625,
         "success": ok == "success",
@@ -245,99 +256,100 @@ def lanl_row(line: str, event_id: str, origin: datetime) -> dict | None:
 
 
 # --------------------------------------------------------------------------------------------
-# per-format record streams: yield (line_or_record_number, raw, row-or-None) and reject bad ones
+# per-format record streams: yield rows, reject bad records, count skipped ones
 # --------------------------------------------------------------------------------------------
-def _json_lines(lines: Iterable[tuple[int, str]], path: Path, name: str, source: str,
-                report: ReadReport) -> Iterator[dict]:
-    for number, rec, line in files.json_objects(lines, path, report):
+def _json_lines(stream: TextStream, name: str, source: str, bounds: TimeBounds) -> Iterator[dict]:
+    report = stream.report
+    for number, rec, line in json_objects(stream.lines(), stream.label, report, stream.limits):
         try:
-            row = windows_row(windows_fields(rec), f"{name}:{number}", source)
-        except (ValueError, KeyError, TypeError, AttributeError, OverflowError) as exc:
-            report.reject(path, number, f"{type(exc).__name__}: {exc}", line)
+            row = windows_row(windows_fields(rec), f"{name}:{number}", source, bounds)
+        except ROW_ERRORS as exc:
+            report.reject(stream.label, number, reason(exc), line)
             continue
-        if row is not None:
+        if row is None:
+            report.skip(NOT_A_LOGON)
+        else:
             yield row
 
 
-def _zip_lines(path: Path) -> Iterator[tuple[str, Iterator[tuple[int, str]]]]:
-    """Each member of a zip as (member name, numbered lines), streamed: OTRF members are 40 MB."""
-    with zipfile.ZipFile(path) as zf:
-        for info in zf.infolist():
-            if info.is_dir():
-                continue
-            with zf.open(info) as member:
-                text = io.TextIOWrapper(member, encoding="utf-8", errors="replace")
-                yield info.filename, ((n, ln.rstrip("\r\n")) for n, ln in enumerate(text, 1)
-                                      if ln.strip())
+def _zip_rows(path: Path, report: ReadReport, limits: Limits, bounds: TimeBounds) -> Iterator[dict]:
+    """Rows of each member of a zip of Windows JSON Lines, streamed: OTRF members are 40 MB. A zip
+    whose directory is gone (a cut download) is read from its members' own headers."""
+    found, problem = archives.members(path)
+    if problem:  # nothing is lost by that alone: a member the cut falls in is damage of its own
+        report.warn(path, problem)
+    for member in found:
+        stream = TextStream(path, report, limits, source=member.chunks, size=member.size,
+                            label=f"{path}/{member.name}")
+        yield from _json_lines(stream, f"{path.name}/{member.name}", "windows-json", bounds)
 
 
-def _evtx_rows(path: Path, report: ReadReport) -> Iterator[dict]:
-    from evtx import PyEvtxParser
-
-    it = PyEvtxParser(str(path)).records_json()
-    while True:
+def _evtx_rows(path: Path, report: ReadReport, bounds: TimeBounds) -> Iterator[dict]:
+    records = EvtxRecords(path, report)
+    for number, data in records:
         try:
-            rec = next(it)
-        except StopIteration:
-            return
-        except RuntimeError as exc:  # a corrupt chunk: the parser moves on to the next one
-            report.reject(path, None, f"corrupt EVTX chunk skipped: {exc}")
+            row = windows_row(windows_fields(orjson.loads(data)), f"{path.name}:{number}", "evtx", bounds)
+        except (orjson.JSONDecodeError, *ROW_ERRORS) as exc:
+            report.reject(path, number, reason(exc), data)
             continue
-        number = rec.get("event_record_id")  # EventRecordID: what Event Viewer shows
+        if row is None:
+            report.skip(NOT_A_LOGON)
+        else:
+            yield row
+    records.finish()
+
+
+def _sentinel_rows(stream: TextStream, bounds: TimeBounds) -> Iterator[dict]:
+    name = stream.path.name
+    for number, header, values in csv_rows(stream, sep=","):
         try:
-            row = windows_row(windows_fields(orjson.loads(rec["data"])), f"{path.name}:{number}",
-                              "evtx")
-        except (ValueError, KeyError, TypeError, AttributeError, OverflowError) as exc:
-            report.reject(path, number, f"{type(exc).__name__}: {exc}", rec.get("data", ""))
+            row = windows_row(dict(zip(header, values)), f"{name}:{number}", "sentinel", bounds)
+        except ROW_ERRORS as exc:
+            stream.report.reject(stream.label, number, reason(exc), ",".join(values))
             continue
-        if row is not None:
+        if row is None:
+            stream.report.skip(NOT_A_LOGON)
+        else:
             yield row
 
 
-def _sentinel_rows(path: Path, report: ReadReport) -> Iterator[dict]:
-    text = files.decode(files.read_bytes(path))
-    reader = csv.DictReader(io.StringIO(text))
-    for index, rec in enumerate(reader):
-        number = index + 2  # header is line 1 (multi-line cells would shift this; Sentinel has none)
-        try:
-            row = windows_row(rec, f"{path.name}:{number}", "sentinel")
-        except (ValueError, KeyError, TypeError, OverflowError) as exc:
-            report.reject(path, number, f"{type(exc).__name__}: {exc}", ",".join(map(str, rec.values())))
+def _lanl_rows(stream: TextStream, origin: datetime, bounds: TimeBounds) -> Iterator[dict]:
+    name = stream.path.name
+    for number, line in stream.lines():
+        line = line.rstrip("\r")
+        if not line.strip():
             continue
-        if row is not None:
+        try:
+            row = lanl_row(line, f"{name}:{number}", origin, bounds)
+        except ROW_ERRORS as exc:
+            stream.report.reject(stream.label, number, reason(exc), line)
+            continue
+        if row is None:
+            stream.report.skip(LANL_OTHER)
+        else:
             yield row
 
 
-def _lanl_rows(path: Path, report: ReadReport, origin: datetime) -> Iterator[dict]:
-    for number, line in files.iter_lines(path):
-        try:
-            row = lanl_row(line, f"{path.name}:{number}", origin)
-        except (ValueError, OverflowError) as exc:
-            report.reject(path, number, f"{type(exc).__name__}: {exc}", line)
-            continue
-        if row is not None:
-            yield row
-
-
-def iter_logon_rows(path: Path, fmt: str, report: ReadReport, *,
-                    lanl_origin: datetime = LANL_ORIGIN, syslog_year: int | None = None) -> Iterator[dict]:
+def iter_logon_rows(path: Path, fmt: str, report: ReadReport, *, lanl_origin: datetime = LANL_ORIGIN,
+                    syslog_year: int | None = None, limits: Limits = DEFAULT,
+                    bounds: TimeBounds | None = None) -> Iterator[dict]:
     """Canonical rows of one file in a known format (before account filtering).
 
     ``syslog_year`` is the year of an auth log's first line (None: inferred, see
-    :mod:`tracehound.readers.authlog`)."""
+    :mod:`tracehound.readers.authlog`). ``bounds``: the read's time bounds (default: ``limits``')."""
+    bounds = bounds or limits.bounds()
     if fmt == "evtx":
-        yield from _evtx_rows(path, report)
+        yield from _evtx_rows(path, report, bounds)
     elif fmt == "windows-zip":
-        for member, lines in _zip_lines(path):
-            yield from _json_lines(lines, path, f"{path.name}/{member}", "windows-json", report)
+        yield from _zip_rows(path, report, limits, bounds)
     elif fmt == "windows-json":
-        yield from _json_lines(files.iter_lines(path), path, path.name, "windows-json", report)
+        yield from _json_lines(TextStream(path, report, limits), path.name, "windows-json", bounds)
     elif fmt == "sentinel-csv":
-        yield from _sentinel_rows(path, report)
+        yield from _sentinel_rows(TextStream(path, report, limits), bounds)
     elif fmt == "lanl":
-        yield from _lanl_rows(path, report, lanl_origin)
+        yield from _lanl_rows(TextStream(path, report, limits), lanl_origin, bounds)
     elif fmt == "authlog":
-        yield from iter_authlog_rows(path, report, year=syslog_year)
+        yield from iter_authlog_rows(path, report, year=syslog_year, limits=limits, bounds=bounds)
     else:
         raise ValueError(f"unknown logon format {fmt!r}")
 
@@ -347,28 +359,41 @@ def iter_logon_rows(path: Path, fmt: str, report: ReadReport, *,
 # --------------------------------------------------------------------------------------------
 def read_logons(paths: Iterable[str | Path] | str | Path, engine: Engine, *,
                 accounts: LogonFilter = LogonFilter(), lanl_origin: datetime = LANL_ORIGIN,
-                syslog_year: int | None = None) -> tuple[ibis.Table, ReadReport]:
+                syslog_year: int | None = None, limits: Limits = DEFAULT) -> tuple[ibis.Table, ReadReport]:
     """Read logon files of any supported format into the canonical ``logons`` table on ``engine``.
 
     ``paths`` are files, folders or globs (see :func:`tracehound.readers.files.expand`). Files that are
-    not logons are listed as unreadable in the report, not raised, so a folder of mixed exports works.
+    not logons are listed as unreadable in the report, not raised, so a folder of mixed exports works;
+    a file damaged half-way keeps what precedes the damage and is listed as damaged.
     """
     report = ReadReport()
+    bounds = limits.bounds()
     writer = PartWriter(engine.staging_folder("logons"), LOGONS)
-    for path in files.expand(paths):
-        fmt = sniff_logon_format(path)
+    problems: list[tuple[Path, str]] = []
+    for path in files.expand(paths, problems):
+        try:
+            fmt = sniff_logon_format(path)
+        except OSError as exc:
+            report.unreadable(path, f"cannot open: {exc.strerror or exc}")
+            continue
         if fmt is None:
             report.unreadable(path, "not a logon log (EVTX, Windows JSON, Sentinel CSV, LANL or auth syslog)")
             continue
         report.files += 1
         report.formats[fmt] += 1
         try:
-            for row in iter_logon_rows(path, fmt, report, lanl_origin=lanl_origin,
-                                       syslog_year=syslog_year):
-                report.records += 1
-                if row["user"] is not None and accounts.keeps(row["user"]):
+            for row in iter_logon_rows(path, fmt, report, lanl_origin=lanl_origin, syslog_year=syslog_year,
+                                       limits=limits, bounds=bounds):
+                if row["user"] is None:
+                    report.skip(NO_ACCOUNT)
+                elif not accounts.keeps(row["user"]):
+                    report.skip(FILTERED)
+                else:
+                    report.records += 1
                     writer.add(row)
         except (OSError, zipfile.BadZipFile, UnicodeDecodeError) as exc:
-            report.unreadable(path, f"{type(exc).__name__}: {exc}")
+            report.damaged(path, f"reading stopped ({type(exc).__name__}: {exc}): records after it are lost")
+    for folder, why in problems:
+        report.unreadable(folder, why)
     writer.close()
     return engine.read_parquet(writer.folder), report

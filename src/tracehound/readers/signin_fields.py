@@ -10,10 +10,13 @@ Each mapper returns the fields of :data:`MAPPED` in order; :mod:`tracehound.read
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 from typing import Callable
 
 import orjson
+
+from .hosts import PLAIN_IP, address
 
 #: Fields a mapper returns, in order; ``ip_prefix`` and ``source`` are added per batch.
 MAPPED = ("event_id", "time", "user", "result", "ip", "country", "state", "city", "app",
@@ -28,6 +31,17 @@ SIGNINLOGS_USED = ("Id", "TimeGenerated", "CreatedDateTime", "UserPrincipalName"
 
 class Bad(Exception):
     """One record cannot be mapped; the message is the reason shown to the analyst."""
+
+
+class NotSignin(Bad):
+    """A well-formed record of another kind (an M365 audit operation or Log Analytics table that is no
+    sign-in): counted as skipped, not as bad. The message is the skip reason (no values in it)."""
+
+
+#: Log Analytics tables whose records are sign-ins; a record with another ``Type`` is skipped.
+SIGNIN_TYPES = frozenset({"SigninLogs", "AADNonInteractiveUserSignInLogs", "AADServicePrincipalSignInLogs",
+                          "AADManagedIdentitySignInLogs", "ADFSSignInLogs", "AADProvisioningLogs"})
+_PLAIN_IP = re.compile(PLAIN_IP)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -157,9 +171,12 @@ def _user(value: object, field: str) -> str:
 
 def _ip(value: object, field: str) -> str | None:
     ip = _text(value, field)
-    if ip is None:
+    if ip is None or not ip.strip():
         return None
-    return ip.strip() or None
+    try:
+        return address(ip)
+    except ValueError as exc:
+        raise Bad(f"field {field!r}: {exc}") from None
 
 
 # ------------------------------------------------------------------------------------------------
@@ -167,6 +184,9 @@ def _ip(value: object, field: str) -> str | None:
 # ------------------------------------------------------------------------------------------------
 
 def _from_signinlogs(rec: dict) -> tuple:
+    kind = rec.get("Type")
+    if isinstance(kind, str) and kind not in SIGNIN_TYPES and "UserPrincipalName" not in rec:
+        raise NotSignin("not a sign-in record (another Log Analytics table)")
     event_id = _text(rec.get("Id"), "Id")  # None: the reader falls back to "<file>:<line>"
     when = rec.get("TimeGenerated") or rec.get("CreatedDateTime")
     time = _time(when, "TimeGenerated" if rec.get("TimeGenerated") else "CreatedDateTime")
@@ -247,6 +267,8 @@ def _from_signinlogs_plain(rec: dict) -> tuple | None:
         return None
     if not _INT64_MIN <= result <= _INT64_MAX:
         return None
+    if ip and not _PLAIN_IP.fullmatch(ip):  # a str by now; empty is "no address"
+        return None
     try:
         time = datetime.fromisoformat(when.strip())
     except ValueError:
@@ -256,7 +278,7 @@ def _from_signinlogs_plain(rec: dict) -> tuple | None:
     elif time.tzinfo is not _UTC:
         return None
     return (
-        event_id or None, time, user.strip().lower(), result, (ip.strip() or None) if ip else None,
+        event_id or None, time, user.strip().lower(), result, ip or None,
         country or None, state or None, city or None, app or None, client or None, agent or None,
         browser or None, system or None, name or None, interactive,
     )
@@ -274,6 +296,8 @@ def _named(items: object, field: str) -> dict:
 def _from_m365(rec: dict) -> tuple:
     operation = rec.get("Operation")
     if operation not in M365_OPERATIONS:
+        if isinstance(operation, str) and operation:
+            raise NotSignin("not a sign-in record (another M365 audit operation)")
         raise Bad(f"not a sign-in record: Operation {str(operation)[:40]!r}, "
                    "expected UserLoggedIn or UserLoginFailed")
     event_id = _text(rec.get("Id"), "Id")  # None: the reader falls back to "<file>:<line>"

@@ -15,7 +15,8 @@ import orjson
 import pyarrow.parquet as pq
 
 from ..schema import SIGNINS
-from .signin_containers import csv_columns, delimiter, head
+from .signin_containers import csv_columns, head
+from .stream import delimiter
 from .signin_fields import M365_OPERATIONS
 
 #: Characters of (decompressed, decoded) content looked at to recognise a format.
@@ -74,10 +75,10 @@ def sniff(path: Path) -> tuple[str | None, str]:
             return f"{kind}-json", ""
         return None, "JSON array without SigninLogs or M365 sign-in records"
     if text[0] == "{":
-        # A mixed audit export may start with other record types, and the head may cut the last
-        # line, so look at the first few lines for one sign-in record.
+        # A mixed audit export may start with other record types (25 audit records, then 2,000
+        # sign-ins), and the head may cut the last line, so look at every line of the head.
         parsed = False
-        for line in [ln for ln in text.split("\n") if ln.strip()][:20]:
+        for line in (ln for ln in text.split("\n") if ln.strip()):
             try:
                 kind = _json_kind(orjson.loads(line))
             except orjson.JSONDecodeError:

@@ -8,8 +8,9 @@ Why it is exact: every column is read as DuckDB ``JSON`` (so a number where text
 number, instead of being quietly turned into text), and each row carries a ``plain`` flag that is
 true only when the row is one the Python mapper's own fast path (``_from_signinlogs_plain`` in
 :mod:`.signin_fields`) would map — text or null fields, nested ``LocationDetails`` / ``DeviceDetail``
-objects, an ISO time in UTC, an integer result code, an id of its own, printable ASCII user and
-address. For those rows both give the same canonical values (a parity test holds the two paths to
+objects, an ISO time in UTC, an integer result code, an id of its own, a printable ASCII user, a
+plain IP address (:data:`~tracehound.readers.hosts.PLAIN_IP`) and a time inside the read's bounds
+(:class:`~tracehound.readers.limits.TimeBounds`). For those rows both give the same canonical values (a parity test holds the two paths to
 that).
 
 Why it can stop half-way: DuckDB hands rows out in file order, and it stops at the first line that
@@ -18,10 +19,16 @@ reader therefore takes rows from DuckDB until the first row that is not ``plain`
 error, and reports how many records it delivered; the Python path reads the rest of the file from
 that record on, with its line numbers, rejects and reasons. A clean export is read here whole; a
 damaged one loses nothing and is reported exactly as before.
+
+What this path does not apply: ``limits.max_line`` and ``limits.max_depth`` bound what the Python
+pass holds and parses; DuckDB's reader manages its own memory and reads only the fields above, so a
+plain record longer or deeper than those limits (in fields tracehound does not read) is kept here.
 """
 
 from __future__ import annotations
 
+import contextlib
+import tempfile
 from pathlib import Path
 from typing import Iterator
 
@@ -31,7 +38,9 @@ import pyarrow.compute as pc
 
 from ..schema import SIGNINS
 from .enrich import Enricher
-from .files import is_gzip
+from .files import is_gzip, is_pattern, safe_path
+from .hosts import PLAIN_IP
+from .limits import DEFAULT, Limits, TimeBounds
 
 #: The SigninLogs fields the canonical mapping reads, as DuckDB types: every value ``JSON``, the two
 #: dynamic fields as objects of ``JSON`` values (so each is parsed once; one given as JSON text
@@ -115,7 +124,8 @@ SELECT
      AND substr(time_text, 1, 4) <> '0000' AND TRY_CAST(time_text AS TIMESTAMPTZ) IS NOT NULL
      AND {_is_string("UserPrincipalName")} AND user_text <> '' AND {_is_printable("user_text")}
      AND result_code IS NOT NULL
-     AND {_is_text("IPAddress")} AND coalesce({_is_printable("ip_text")}, true)
+     AND {_is_text("IPAddress")} AND coalesce(ip_text = '' OR regexp_full_match(ip_text, '{PLAIN_IP}'), true)
+     AND TRY_CAST(time_text AS TIMESTAMPTZ) BETWEEN ?::TIMESTAMPTZ AND ?::TIMESTAMPTZ
      AND {_is_text("country_json")}
      AND {" AND ".join(_is_text(json) for json in _PLAIN_TEXT.values())}
      AND coalesce(IsInteractive::VARCHAR IN ('null', 'true', 'false'), true)
@@ -132,19 +142,28 @@ class BulkRead:
     the caller reads the file on from record ``records + 1``.
     """
 
-    def __init__(self, path: Path, *, enricher: Enricher, batch_rows: int) -> None:
+    def __init__(self, path: Path, *, enricher: Enricher, batch_rows: int, bounds: TimeBounds | None = None,
+                 limits: Limits = DEFAULT) -> None:
         self.path = path
         self.enricher = enricher
         self.batch_rows = batch_rows
+        self.bounds = bounds or limits.bounds()
         self.records = 0
         self.complete = False
 
     def batches(self) -> Iterator[pa.RecordBatch]:
-        with duckdb.connect() as con:
+        with contextlib.ExitStack() as stack:
+            con = stack.enter_context(duckdb.connect())
             con.execute("SET TimeZone = 'UTC'")
+            # DuckDB reads a path as a glob: a file called br[ab].jsonl is handed over as a plain link.
+            target = self.path
+            if is_pattern(self.path):
+                links = stack.enter_context(tempfile.TemporaryDirectory(prefix="tracehound-bulk-"))
+                target = safe_path(self.path, Path(links))
             try:
-                reader = con.sql(_QUERY, params=[str(self.path), "gzip" if is_gzip(self.path) else "none",
-                                                 str(self.path)]).to_arrow_reader(self.batch_rows)
+                reader = con.sql(_QUERY, params=[str(target), "gzip" if is_gzip(self.path) else "none",
+                                                 str(self.path), self.bounds.floor.isoformat(),
+                                                 self.bounds.ceiling.isoformat()]).to_arrow_reader(self.batch_rows)
                 for batch in reader:
                     plain = pc.fill_null(batch.column("plain"), False)
                     first_odd = -1 if pc.all(plain).as_py() else pc.index(plain, False).as_py()
@@ -155,10 +174,10 @@ class BulkRead:
                         yield self._canonical(batch)
                     if first_odd >= 0:
                         return
-            except (duckdb.Error, UnicodeError):
+            except (duckdb.Error, UnicodeError, OSError, pa.ArrowException):
                 # UnicodeError: DuckDB's message quotes the bad line cut at a byte count, which can
-                # split a character. Either way the Python path reads on from here and says what
-                # is wrong.
+                # split a character; OSError / ArrowException: the same errors met while the Arrow
+                # reader streams. Either way the Python path reads on from here and says what is wrong.
                 return
         self.complete = True
 

@@ -18,6 +18,12 @@ Records stream through in Arrow batches of :data:`BATCH_ROWS`, so a 40 GB export
 memory; :func:`read_signins` writes them as Parquet parts the engine reads back. Derived fields are
 filled per distinct value (:mod:`tracehound.readers.enrich`).
 
+Damaged and hostile input follows the one reader stream's policy (:mod:`.stream`): a truncated gzip
+or an undecodable Parquet row group keeps what precedes it and names the file as damaged; a record
+of the wrong type, out of the read's time bounds (:mod:`.limits`) or over a size limit is a located
+reject; a record of another kind (an M365 audit operation, another Log Analytics table) is skipped
+and counted.
+
 This module is the entry and the batching; the jobs on the way have their own modules: recognising
 a format (:mod:`.signin_sniff`), opening a container and iterating its records
 (:mod:`.signin_containers`), mapping a record to canonical fields (:mod:`.signin_fields`), and the
@@ -28,6 +34,7 @@ from __future__ import annotations
 
 import gc
 import itertools
+import tempfile
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
@@ -42,11 +49,14 @@ from ..errors import InputFormatError
 from ..schema import SIGNINS
 from .enrich import Enricher
 from .files import MARKERS, expand
-from .signin_containers import Record, Text, iter_records
-from .signin_fields import MAPPED, MAPPERS, PLAIN_MAPPERS, Bad
+from .limits import DEFAULT, Limits, OutOfBounds, TimeBounds
+from .parquet import checked_canonical
+from .signin_containers import Record, iter_records
+from .signin_fields import MAPPED, MAPPERS, PLAIN_MAPPERS, Bad, NotSignin
 from .signin_sniff import sniff, sniff_signin_format
 from .signinlogs_bulk import BulkRead
 from .staging import read_canonical
+from .stream import TextStream
 
 __all__ = ["BATCH_ROWS", "Progress", "parse_signins", "read_signins", "sniff_signin_format"]
 
@@ -84,20 +94,23 @@ class _Batcher:
         return self.enricher.enrich(batch)
 
 
-def _canonical_batches(path: Path, report: ReadReport) -> Iterator[pa.RecordBatch]:
+def _canonical_batches(path: Path, report: ReadReport, bounds: TimeBounds) -> Iterator[pa.RecordBatch]:
     """Batches of a Parquet file already in the canonical schema, for :func:`parse_signins` (no
-    engine there; :func:`read_signins` lets the engine read such a file itself)."""
-    try:
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=BATCH_ROWS, columns=SIGNINS.names):
-            batch = batch.select(SIGNINS.names).cast(SIGNINS)
-            report.records += batch.num_rows
-            yield batch
-    except (pa.ArrowException, OSError) as exc:
-        report.reject(path, None, f"canonical Parquet file unreadable from here on: {exc}")
+    engine there; :func:`read_signins` lets the engine read such a file itself), checked as
+    :func:`.parquet.checked_canonical` checks it."""
+    with tempfile.TemporaryDirectory(prefix="tracehound-check-") as folder:
+        try:
+            checked, rows = checked_canonical(path, "signins", report, bounds, Path(folder))
+        except InputFormatError as exc:
+            report.unreadable(path, str(exc))
+            return
+        report.records += rows
+        if checked is not None:
+            yield from pq.ParquetFile(checked).iter_batches(batch_size=BATCH_ROWS, columns=SIGNINS.names)
 
 
 def _map_records(records: Iterable[Record], path: Path, fmt: str, report: ReadReport,
-                 batcher: _Batcher) -> Iterator[pa.RecordBatch]:
+                 batcher: _Batcher, bounds: TimeBounds) -> Iterator[pa.RecordBatch]:
     """Map ``records`` of one file into ``batcher``; yield full batches as they fill.
 
     The cyclic garbage collector is paused while this loop runs (not while the caller has a batch):
@@ -108,6 +121,7 @@ def _map_records(records: Iterable[Record], path: Path, fmt: str, report: ReadRe
     plain = PLAIN_MAPPERS.get(family)
     source = str(path)
     records_read = 0
+    floor, ceiling = bounds.floor, bounds.ceiling
     rows = batcher.rows
     start = len(rows)
     collecting = gc.isenabled()
@@ -126,7 +140,15 @@ def _map_records(records: Iterable[Record], path: Path, fmt: str, report: ReadRe
                     row = mapper(rec)
                 if row[0] is None:  # no id of its own: point at the raw record (DESIGN.md §3)
                     row = (f"{path.name}:{number}", *row[1:])
+                if not floor <= row[1] <= ceiling:
+                    bounds.check(row[1])
                 rows.append(row)
+            except NotSignin as exc:
+                report.skip(str(exc))
+                continue
+            except OutOfBounds as exc:
+                report.reject(source, number, str(exc), raw.rstrip("\r\n") or orjson.dumps(rec, default=str))
+                continue
             except Bad as exc:
                 report.reject(source, number, str(exc),
                               raw.rstrip("\r\n") or orjson.dumps(rec, default=str))
@@ -149,32 +171,33 @@ def _map_records(records: Iterable[Record], path: Path, fmt: str, report: ReadRe
     report.records += records_read
 
 
-def _read_file(path: Path, fmt: str, report: ReadReport, batcher: _Batcher
-               ) -> Iterator[pa.RecordBatch]:
+def _read_file(path: Path, fmt: str, report: ReadReport, batcher: _Batcher, limits: Limits,
+               bounds: TimeBounds) -> Iterator[pa.RecordBatch]:
     """Map every record of one file into ``batcher``; yield full batches as they fill.
 
     SigninLogs JSON Lines go to DuckDB's reader first (:mod:`.signinlogs_bulk`); whatever it could
     not take — from the first record that is not plain, or damaged, to the end — is read here.
+    Damage in the file (a gzip cut, a bad Parquet row group) is in ``report``; what precedes it is kept.
     """
     skip = 0
     if fmt == "signinlogs-jsonl":
-        bulk = BulkRead(path, enricher=batcher.enricher, batch_rows=BATCH_ROWS)
+        bulk = BulkRead(path, enricher=batcher.enricher, batch_rows=BATCH_ROWS, bounds=bounds, limits=limits)
         for batch in bulk.batches():
             report.records += batch.num_rows
             yield batch
         if bulk.complete:
             return
         skip = bulk.records
-    text = Text(path)
-    yield from _map_records(iter_records(path, fmt, text, skip), path, fmt, report, batcher)
-    if text.problem:
-        report.reject(str(path), None, text.problem)
+    text = TextStream(path, report, limits)
+    yield from _map_records(iter_records(path, fmt, text, skip), path, fmt, report, batcher, bounds)
+    text.finish()
 
 
-def _parse(files: list[tuple[Path, str | None, str]], report: ReadReport,
-           progress: Progress | None = None) -> Iterator[pa.RecordBatch]:
-    if not files:
+def _parse(files: list[tuple[Path, str | None, str]], report: ReadReport, progress: Progress | None = None,
+           limits: Limits = DEFAULT, require: bool = True) -> Iterator[pa.RecordBatch]:
+    if not files and require:
         raise InputFormatError("no input files: the folders given hold no files")
+    bounds = limits.bounds()
     batcher = _Batcher()
     readable = 0
     unreadable: list[str] = []
@@ -189,60 +212,62 @@ def _parse(files: list[tuple[Path, str | None, str]], report: ReadReport,
         report.files += 1
         report.formats[fmt] += 1
         if fmt == "signins-parquet":
-            yield from _canonical_batches(path, report)
+            yield from _canonical_batches(path, report, bounds)
             continue
-        yield from _read_file(path, fmt, report, batcher)
+        yield from _read_file(path, fmt, report, batcher, limits, bounds)
     if batcher.rows:
         yield batcher.flush()
     if progress is not None:
         progress(len(files), len(files))
-    if not readable:
+    if not readable and require:
         shown = "; ".join(unreadable[:5]) + (f"; and {len(unreadable) - 5} more"
                                               if len(unreadable) > 5 else "")
         raise InputFormatError(f"no sign-in log among the inputs: {shown}")
 
 
 def _sniffed(paths: str | Path | Iterable[str | Path]) -> list[tuple[Path, str | None, str]]:
-    files = [p for p in expand(paths) if p.name not in MARKERS]
-    return [(p, *sniff(p)) for p in files]
+    """Each input file with its format (or ``None`` and why not); folders that cannot be listed come
+    as ``(folder, None, why)`` too."""
+    problems: list[tuple[Path, str]] = []
+    files = [p for p in expand(paths, problems) if p.name not in MARKERS]
+    return [(p, *sniff(p)) for p in files] + [(p, None, why) for p, why in problems]
 
 
-def parse_signins(paths: str | Path | Iterable[str | Path], *, report: ReadReport | None = None
-                  ) -> Iterator[pa.RecordBatch]:
+def parse_signins(paths: str | Path | Iterable[str | Path], *, report: ReadReport | None = None,
+                  limits: Limits = DEFAULT) -> Iterator[pa.RecordBatch]:
     """Canonical ``signins`` Arrow batches from files, folders and globs, in any supported format.
 
-    Bad records and unreadable files go to ``report`` (a fresh one if not given) and reading goes
-    on; if not one input is a sign-in log, :class:`InputFormatError` names them and says why.
+    Bad records, damaged and unreadable files go to ``report`` (a fresh one if not given) and reading
+    goes on; if not one input is a sign-in log, :class:`InputFormatError` names them and says why.
     """
-    return _parse(_sniffed(paths), report if report is not None else ReadReport())
+    return _parse(_sniffed(paths), report if report is not None else ReadReport(), limits=limits)
 
 
 def read_signins(paths: str | Path | Iterable[str | Path], engine: Engine, *,
-                 progress: Progress | None = None) -> tuple[ibis.Table, ReadReport]:
+                 progress: Progress | None = None, limits: Limits = DEFAULT,
+                 require: bool = True) -> tuple[ibis.Table, ReadReport]:
     """The canonical ``signins`` table on ``engine``, and what was read and set aside.
 
     Parsed batches are written as Parquet parts into the engine's staging area and read back by the
-    engine; Parquet already in the canonical schema is read by the engine straight from its file.
+    engine; Parquet already in the canonical schema is checked and read by the engine from its file.
     ``progress(files_done, files_total)`` is called as files are read (the CLI draws a bar with it).
+    ``require``: raise :class:`InputFormatError` when no input is a sign-in log (the pipeline, which
+    only hands over files it recognised, reports them instead and gets an empty table).
     """
     report = ReadReport()
     sniffed = _sniffed(paths)
-    if not sniffed:
+    if not sniffed and require:
         raise InputFormatError("no input files: the folders given hold no files")
     canonical = [p for p, fmt, _ in sniffed if fmt == "signins-parquet"]
     others = [s for s in sniffed if s[1] != "signins-parquet"]
     folder = engine.staging_folder("signins")
     parts = 0
     if others:
-        try:
-            for batch in _parse(others, report, progress):
-                pq.write_table(pa.Table.from_batches([batch]), folder / f"part-{parts:05d}.parquet")
-                parts += 1
-        except InputFormatError:
-            if not canonical:
-                raise
+        for batch in _parse(others, report, progress, limits, require=require and not canonical):
+            pq.write_table(pa.Table.from_batches([batch]), folder / f"part-{parts:05d}.parquet")
+            parts += 1
     if parts == 0:  # nothing parsed: an empty part gives the engine the canonical schema
         pq.write_table(SIGNINS.empty_table(), folder / "part-00000.parquet")
     table = engine.read_parquet(folder)
-    extra = read_canonical(canonical, "signins", engine, report, like=table)
+    extra = read_canonical(canonical, "signins", engine, report, like=table, bounds=limits.bounds())
     return (table if extra is None else table.union(extra, distinct=False)), report

@@ -22,6 +22,9 @@ from ..badrecords import ReadReport
 from ..engine import Engine
 from ..errors import InputFormatError
 from ..schema import TABLES
+from .files import safe_path
+from .limits import DEFAULT, TimeBounds
+from .parquet import checked_canonical
 
 #: Rows buffered per Parquet part: big enough to amortise Arrow overhead, small enough to stream.
 BATCH_ROWS = 100_000
@@ -54,48 +57,69 @@ class PartWriter:
 
 
 def parse_time(value) -> datetime:
-    """UTC datetime from ISO-8601 text (``Z``/offset/naive = UTC, 0–9 fraction digits) or epoch seconds."""
+    """UTC datetime from ISO-8601 text (``Z``/offset/naive = UTC, 0–9 fraction digits) or epoch seconds.
+
+    Anything else — another type, text that is no time, a year no datetime holds (0, 10000), an
+    epoch beyond them — raises ``ValueError`` naming the value, which readers turn into a reject.
+    """
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return datetime.fromtimestamp(float(value), tz=timezone.utc)
-    text = str(value).strip().removesuffix(" UTC")  # naive text is UTC anyway
+        try:
+            return datetime.fromtimestamp(float(value), tz=timezone.utc)
+        except (OverflowError, OSError, ValueError):
+            raise ValueError(f"epoch time {value!r} is out of range") from None
+    if not isinstance(value, str):
+        raise ValueError(f"expected a time as ISO-8601 text or epoch seconds, got {type(value).__name__}")
+    text = value.strip().removesuffix(" UTC")  # naive text is UTC anyway
     if "." in text:  # Python accepts at most 6 fraction digits; EVTX gives 7
         head, _, rest = text.partition(".")
         digits = "".join(itertools.takewhile(str.isdigit, rest))
         zone = rest[len(digits):]
         text = f"{head}.{digits[:6].ljust(6, '0')}{zone}"
-    stamp = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    if stamp.tzinfo is None:
-        stamp = stamp.replace(tzinfo=timezone.utc)
-    return stamp.astimezone(timezone.utc)
+    try:
+        stamp = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        if stamp.tzinfo is None:
+            stamp = stamp.replace(tzinfo=timezone.utc)
+        return stamp.astimezone(timezone.utc)
+    except (ValueError, OverflowError):
+        raise ValueError(f"not an ISO-8601 time: {value[:60]!r}") from None
 
 
 def read_canonical(paths: Sequence[Path], table: str, engine: Engine, report: ReadReport, *,
-                   like: ibis.Table | None = None) -> ibis.Table | None:
+                   like: ibis.Table | None = None, bounds: TimeBounds | None = None) -> ibis.Table | None:
     """Parquet files already in the canonical ``table`` schema, as one engine table (None for none).
 
-    Only the canonical columns are kept, each cast to its type in ``like`` (what a reader of the same
+    Each file is checked row group by row group first (:func:`.parquet.checked_canonical`): rows
+    without a required column or with a time outside ``bounds`` (default: :data:`~.limits.DEFAULT`'s)
+    are rejects, undecodable row groups are damage, and the engine reads the good rows only. Only
+    the canonical columns are kept, each cast to its type in ``like`` (what a reader of the same
     table produced) or, without one, to the canonical schema as this engine types it: a file saved
     by another engine or another tracehound version (nanosecond times, int32 codes) then still
     unions with freshly parsed rows. Each file counts in ``report`` as format ``<table>-parquet``,
-    its rows as records. A file that lacks a canonical column raises :class:`InputFormatError`.
+    its kept rows as records. A file that lacks a canonical column, or whose footer cannot be read,
+    is an unreadable file in ``report``.
     """
     if not paths:
         return None
+    bounds = bounds or DEFAULT.bounds()
     names = TABLES[table].names
-    if like is None:  # an empty part gives the engine's own typing of the canonical schema
-        like = engine.load(TABLES[table].empty_table(), f"{table}-schema")
-    types = like.schema()
+    folder = engine.staging_folder(f"{table}-checked")
     tables = []
     for path in paths:
-        with pq.ParquetFile(path) as parquet:
-            present, rows = set(parquet.schema_arrow.names), parquet.metadata.num_rows
-        missing = [n for n in names if n not in present]
-        if missing:
-            raise InputFormatError(f"not a canonical {table} table: no column {', '.join(missing)}",
-                                   path=str(path))
-        raw = engine.read_parquet(path)
-        tables.append(raw.select(**{name: raw[name].cast(types[name]) for name in names}))
+        try:
+            checked, rows = checked_canonical(path, table, report, bounds, folder)
+        except InputFormatError as exc:
+            report.unreadable(path, str(exc))
+            continue
         report.files += 1
         report.formats[f"{table}-parquet"] += 1
         report.records += rows
+        if checked is None:
+            continue
+        if like is None:  # an empty part gives the engine's own typing of the canonical schema
+            like = engine.load(TABLES[table].empty_table(), f"{table}-schema")
+        types = like.schema()
+        raw = engine.read_parquet(safe_path(checked, folder))
+        tables.append(raw.select(**{name: raw[name].cast(types[name]) for name in names}))
+    if not tables:
+        return None
     return tables[0].union(*tables[1:], distinct=False) if len(tables) > 1 else tables[0]

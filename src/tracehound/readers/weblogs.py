@@ -16,8 +16,10 @@ Python calls. Handled variants:
   ``request`` or ``request_method`` + ``request_uri``/``uri``, ``status``, ``body_bytes_sent``/
   ``bytes_sent``, ``http_referer``, ``http_user_agent``, ``remote_user``.
 
-A line that matches no variant (or whose timestamp is impossible) is counted and set aside with its
-file and line in the :class:`~tracehound.badrecords.ReadReport`; only those lines are pulled back.
+A line that matches no variant, whose timestamp is impossible or outside the read's bounds, or whose
+client is not an IP address (``%h`` / ``$remote_addr`` are addresses unless hostname lookups are on)
+is counted and set aside with its file and line in the :class:`~tracehound.badrecords.ReadReport`;
+only those lines are pulled back. Lines over ``limits.max_line`` are rejected while staging.
 A file whose first lines are not an access log at all is reported as unreadable and skipped.
 
 DuckDB's ``regexp_extract`` accepts group numbers up to 9, so every field has its own pattern with a
@@ -27,11 +29,9 @@ both accept every construct used here.
 
 from __future__ import annotations
 
-import codecs
-import gzip
 import re
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable
 
 import ibis
 import numpy as np
@@ -41,12 +41,16 @@ import pyarrow.parquet as pq
 from ..badrecords import MAX_KEPT, ReadReport
 from ..engine import Engine
 from . import files
+from .hosts import PLAIN_IP
+from .limits import DEFAULT, Limits, TimeBounds
+from .stream import TextStream
 
 #: Bytes read per block when staging raw lines; bounds reader memory whatever the file size.
 BLOCK_BYTES = 32 * 1024 * 1024
 #: Lines of only spaces, tabs, form feeds or carriage returns are skipped, not counted as bad.
 BLANK_LINE = r"^[ \t\f\r]*$"
-#: Lines sampled from the head of a file to decide whether it is an access log at all.
+#: Lines sampled from the head of a file to decide whether it is an access log at all, counted from
+#: its first line that is one (a banner of 30 lines before the log is not the log).
 SNIFF_LINES = 50
 
 _QUOTED = r'"((?:[^"\\]|\\.)*)"'
@@ -104,89 +108,86 @@ def _unwrap_py(line: str) -> str:
 def sniff_weblog_format(path: str | Path) -> str | None:
     """``"nginx_json"``, ``"combined"``, ``"common"`` or ``None`` from the first lines of a file.
 
-    At least half of the first :data:`SNIFF_LINES` non-blank lines must match one variant, so a log
-    with some garbage is still recognised while a CSV or syslog file is not.
+    From the first line that matches a variant, at least half of the next :data:`SNIFF_LINES`
+    non-blank lines must match one, so a log with some garbage or a banner before it is still
+    recognised (the banner lines are rejects with their line numbers) while a CSV or syslog file is not.
     """
     try:
         head = files.head_text(path)
     except OSError:
         return None
-    lines = [ln.rstrip("\r") for ln in head.split("\n")[:-1] if ln.strip()][:SNIFF_LINES]
+    lines = [ln.rstrip("\r") for ln in head.split("\n")[:-1] if ln.strip()]
     if not lines and head.strip():  # one line without a newline
         lines = [head.strip()]
-    if not lines:
+    kinds = [_line_kind(_unwrap_py(raw)) for raw in lines]
+    start = next((i for i, kind in enumerate(kinds) if kind), None)
+    if start is None:
         return None
-    votes = {"nginx_json": 0, "combined": 0, "common": 0}
-    for raw in lines:
-        line = _unwrap_py(raw)
-        if _PY_JSON.match(line):
-            votes["nginx_json"] += 1
-        elif _PY_COMBINED.match(line):
-            votes["combined"] += 1
-        elif _PY_COMMON.match(line):
-            votes["common"] += 1
+    window = kinds[start:start + SNIFF_LINES]
+    votes = {kind: window.count(kind) for kind in ("nginx_json", "combined", "common")}
     best = max(votes, key=votes.get)
-    return best if votes[best] * 2 >= len(lines) else None
+    # half of the window, and more than one line unless the head holds no more than that
+    return best if votes[best] * 2 >= len(window) and sum(votes.values()) >= min(3, len(window)) else None
+
+
+def _line_kind(line: str) -> str | None:
+    if _PY_JSON.match(line):
+        return "nginx_json"
+    if _PY_COMBINED.match(line):
+        return "combined"
+    if _PY_COMMON.match(line):
+        return "common"
+    return None
 
 
 # -- staging raw lines ---------------------------------------------------------------------------
-def _blocks(path: Path) -> Iterator[bytes]:
-    """The file's bytes (gunzipped if gzip) in blocks that end on a newline."""
-    with open(path, "rb") as fh:
-        head = fh.read(2)
-        fh.seek(0)
-        stream = gzip.GzipFile(fileobj=fh) if head == files.GZIP_MAGIC else fh
-        rest = b""
-        while True:
-            chunk = stream.read(BLOCK_BYTES)
-            if not chunk:
-                break
-            chunk = rest + chunk
-            cut = chunk.rfind(b"\n")
-            if cut < 0:
-                rest = chunk
-                continue
-            rest = chunk[cut + 1:]
-            yield chunk[: cut + 1]
-        if rest:
-            yield rest
-
-
-def _texts(path: Path) -> Iterator[str]:
-    """The file's text in newline-aligned blocks; UTF-16 files (rare) are decoded whole."""
-    first = True
-    for block in _blocks(path):
-        if first and block[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
-            yield files.decode(files.read_bytes(path))
-            return
-        yield files.decode(block) if first else block.decode("utf-8", errors="replace")
-        first = False
-
-
 _STAGED = pa.schema([("file", pa.dictionary(pa.int32(), pa.string())),
                      ("name", pa.dictionary(pa.int32(), pa.string())),
                      ("line", pa.int64()), ("text", pa.string())])
 
 
-def _stage_lines(paths: Iterable[Path], folder: Path) -> int:
-    """Write every line of every file as (file, name, line, text) Parquet parts; returns parts."""
+def _stage_file(path: Path, folder: Path, parts: int, report: ReadReport, limits: Limits) -> int:
+    """Write every line of one file as (file, name, line, text) Parquet parts of about
+    :data:`BLOCK_BYTES`; returns the part count so far. The shared stream rejects over-long lines
+    and notes damage in ``report``."""
+    numbers: list[np.ndarray] = []
+    texts: list[str] = []
+    size = 0
+
+    def flush() -> None:
+        nonlocal parts, numbers, texts, size
+        n = len(texts)
+        table = pa.table({
+            "file": pa.DictionaryArray.from_arrays(np.zeros(n, np.int32), [str(path)]),
+            "name": pa.DictionaryArray.from_arrays(np.zeros(n, np.int32), [path.name]),
+            "line": pa.array(np.concatenate(numbers) if numbers else np.zeros(0, np.int64)),
+            "text": pa.array(texts, pa.string()),
+        }, schema=_STAGED)
+        pq.write_table(table, folder / f"part-{parts:05d}.parquet")
+        parts += 1
+        numbers, texts, size = [], [], 0
+
+    for first, block in TextStream(path, report, limits).blocks():
+        line_numbers = np.arange(first, first + len(block), dtype=np.int64)
+        if None in block:
+            keep = np.array([line is not None for line in block])
+            line_numbers = line_numbers[keep]
+            block = [line for line in block if line is not None]
+        numbers.append(line_numbers)
+        texts.extend(block)
+        size += sum(map(len, block))
+        if size >= BLOCK_BYTES:
+            flush()
+    if texts:
+        flush()
+    return parts
+
+
+def _stage_lines(paths: Iterable[Path], folder: Path, report: ReadReport, limits: Limits) -> int:
+    """Write every line of every file as Parquet parts; returns parts."""
     parts = 0
     for path in paths:
-        number = 0
-        for text in _texts(path):
-            lines = text.split("\n")
-            if lines[-1] == "":
-                lines.pop()
-            n = len(lines)
-            table = pa.table({
-                "file": pa.DictionaryArray.from_arrays(np.zeros(n, np.int32), [str(path)]),
-                "name": pa.DictionaryArray.from_arrays(np.zeros(n, np.int32), [path.name]),
-                "line": pa.array(np.arange(number + 1, number + n + 1, dtype=np.int64)),
-                "text": pa.array(lines, pa.string()),
-            }, schema=_STAGED)
-            number += n
-            pq.write_table(table, folder / f"part-{parts:05d}.parquet")
-            parts += 1
+        parts = _stage_file(path, folder, parts, report, limits)
     return parts
 
 
@@ -201,8 +202,8 @@ def _nullify(value: ibis.StringValue) -> ibis.StringValue:
     return ibis.ifelse((value == "") | (value == "-"), ibis.null("string"), value)
 
 
-def _timestamp(text: ibis.StringValue) -> ibis.TimestampValue:
-    """UTC timestamp from CLF (``17/May/2015:10:05:03 +0200``) or ISO-8601 text, NULL if neither.
+def _epoch(text: ibis.StringValue) -> ibis.IntegerValue:
+    """UTC epoch seconds from CLF (``17/May/2015:10:05:03 +0200``) or ISO-8601 text, NULL if neither.
 
     Both layouts are fixed-width up to the seconds, so after one validating pattern the pieces are
     cut with ``substr`` — far cheaper than a capture group per piece.
@@ -218,7 +219,7 @@ def _timestamp(text: ibis.StringValue) -> ibis.TimestampValue:
     hours = zone_hours.replace("+", "").try_cast("int64").fill_null(0)
     minutes = zone_minutes.try_cast("int64").fill_null(0)
     offset = hours * 60 + ibis.ifelse(zone_hours.startswith("-"), -minutes, minutes)
-    return (local.epoch_seconds() - offset * 60).as_timestamp("s")
+    return local.epoch_seconds() - offset * 60
 
 
 def _split_request(request: ibis.StringValue):
@@ -269,8 +270,11 @@ def cut_lines(raw: ibis.Table) -> ibis.Table:
     )
 
 
-def parse_lines(cut: ibis.Table) -> ibis.Table:
-    """Stage 2: canonical columns plus ``format`` and ``ok`` from a :func:`cut_lines` table."""
+def parse_lines(cut: ibis.Table, bounds: TimeBounds | None = None) -> ibis.Table:
+    """Stage 2: canonical columns plus ``format``, ``in_bounds`` and ``ok`` from a :func:`cut_lines`
+    table; a line is ``ok`` when it has a format, a client and a time inside ``bounds`` (the read's
+    :class:`~tracehound.readers.limits.TimeBounds`, the default limits' when not given)."""
+    bounds = bounds or DEFAULT.bounds()
     is_json = cut.json.notnull()
     head, tail = cut["head"].fill_null(""), cut["tail"]
     clf_ok = head.re_search(_HEAD_OK) & tail.notnull()
@@ -308,8 +312,13 @@ def parse_lines(cut: ibis.Table) -> ibis.Table:
                                         pick("user_agent", tail.re_extract(_TAIL_AGENT, 1)), "")),
     )
     method, path, query = _split_request(t.request)
-    t = t.mutate(time=_timestamp(t.ts_text), method=method, path=path, query=query)
-    ok = t.format.notnull() & t.time.notnull() & t.client_ip.notnull()
+    epoch = _epoch(t.ts_text)
+    low, high = (int(b.timestamp()) for b in (bounds.floor, bounds.ceiling))
+    t = t.mutate(time=epoch.as_timestamp("s"), in_bounds=(epoch >= low) & (epoch <= high),
+                 method=method, path=path, query=query)
+    addressed = t.client_ip.notnull() & t.client_ip.re_search(f"^{PLAIN_IP}$").fill_null(False)
+    t = t.mutate(addressed=addressed)
+    ok = t.format.notnull() & t.time.notnull() & t.in_bounds.fill_null(False) & t.addressed
     return t.mutate(ok=ok, event_id=t.name + ":" + t.line.cast("string"), source=t.format)
 
 
@@ -322,31 +331,38 @@ def _canonical(parsed: ibis.Table) -> ibis.Table:
         user_agent=parsed.user_agent, source=parsed.source)
 
 
-def read_weblogs(paths: Iterable[str | Path] | str | Path, engine: Engine) -> tuple[ibis.Table, ReadReport]:
+def read_weblogs(paths: Iterable[str | Path] | str | Path, engine: Engine, *,
+                 limits: Limits = DEFAULT) -> tuple[ibis.Table, ReadReport]:
     """Read access logs into a canonical ``web_requests`` engine table and a :class:`ReadReport`.
 
     ``paths`` are files, folders or globs (see :func:`tracehound.readers.files.expand`). Files that
     are not access logs are listed as unreadable; bad lines inside access logs are counted and kept
-    aside (file, line, reason, excerpt). Raises :class:`~tracehound.errors.InputFormatError` only
-    when a named path matches nothing.
+    aside (file, line, reason, excerpt), as are lines over ``limits.max_line`` and lines stamped
+    outside the read's time bounds; a file damaged half-way keeps what precedes the damage. Raises
+    :class:`~tracehound.errors.InputFormatError` only when a named path matches nothing.
     """
     report = ReadReport()
+    bounds = limits.bounds()
     logs: list[Path] = []
-    for path in files.expand(paths):
+    problems: list[tuple[Path, str]] = []
+    for path in files.expand(paths, problems):
         if sniff_weblog_format(path) is None:
-            report.unreadable(path, "not an Apache/Nginx access log (combined, common or Nginx JSON)")
+            why = files.cannot_open(path) or "not an Apache/Nginx access log (combined, common or Nginx JSON)"
+            report.unreadable(path, why)
         else:
             logs.append(path)
+    for folder, why in problems:
+        report.unreadable(folder, why)
     report.files = len(logs)
     folder = engine.staging_folder("weblines")
-    if not logs or _stage_lines(logs, folder) == 0:
+    if not logs or _stage_lines(logs, folder, report, limits) == 0:
         empty = engine.load(pa.Table.from_pylist([], schema=RAW_SCHEMA), "weblines")
-        return _canonical(parse_lines(cut_lines(empty))), report
+        return _canonical(parse_lines(cut_lines(empty), bounds)), report
     raw = engine.read_parquet(folder)
     raw = raw.filter(~raw.text.re_search(BLANK_LINE))
     cut = engine.materialize(cut_lines(raw), "webcut")
-    parsed = engine.materialize(parse_lines(cut).drop("json", "head", "request", "tail", "ts_text"),
-                         "webparsed")
+    parsed = engine.materialize(parse_lines(cut, bounds).drop("json", "head", "request", "tail", "ts_text"),
+                                "webparsed")
     counts = engine.to_pandas(parsed.group_by(["ok", "format"]).agg(n=parsed.count()))
     for row in counts.itertuples(index=False):
         if bool(row.ok):
@@ -354,12 +370,19 @@ def read_weblogs(paths: Iterable[str | Path] | str | Path, engine: Engine) -> tu
             report.formats[row.format] += int(row.n)
     bad_total = int(counts.loc[~counts["ok"].astype(bool), "n"].sum())
     if bad_total:
-        bad = parsed.filter(~parsed.ok).select("file", "line", "format")
+        bad = parsed.filter(~parsed.ok).select("file", "line", "format", "in_bounds", "client_ip", "addressed")
         bad = bad.join(raw.select("file", "line", "text"), ["file", "line"])
         bad = engine.to_pandas(bad.order_by(["file", "line"]).limit(MAX_KEPT))
         for rec in bad.itertuples(index=False):
-            reason = ("not an Apache/Nginx access-log line" if rec.format is None
-                      else "access-log line without a valid client address or timestamp")
+            if rec.format is None:
+                reason = "not an Apache/Nginx access-log line"
+            elif rec.client_ip is not None and not rec.addressed:
+                reason = f"client {str(rec.client_ip)[:60]!r} is not an IP address"
+            elif rec.client_ip is not None and rec.in_bounds is not None and not rec.in_bounds:
+                reason = (f"timestamp outside the read's bounds ({bounds.floor:%Y-%m-%d} to "
+                          f"{bounds.ceiling:%Y-%m-%dT%H:%MZ}; see limits)")
+            else:
+                reason = "access-log line without a valid client address or timestamp"
             report.reject(rec.file, int(rec.line), reason, rec.text)
         report.bad_count += bad_total - len(bad)
     return _canonical(parsed), report

@@ -7,7 +7,10 @@ Risk of one transition ``prev → state`` (``support`` = distinct *other* client
   or failed on the page (status ≥ 400 except 408 and 416), and the client was *off the map* when it
   asked: it arrived straight on that page (``START →``) or came from another refused request; or
   the session holds at least two such rare refused transitions wherever they came from (one dead
-  link is the site's bug, two is a visitor trying pages).
+  link is the site's bug, two is a visitor trying pages). Except a *stale landing*: the session's
+  only dead end is the page it arrived on and the site then served it at least ``BROWSED_AFTER``
+  page(s) of content (not the home page) — a visitor from an old search result reads on, a probe
+  does not (MEDIUM).
   Arriving on, and walking between, pages that do not exist along paths almost nobody walks is what
   directory brute force, CMS probes and injection walks look like.
 - **MEDIUM**: any other rare transition — an unusual route through real content (new visitors,
@@ -35,7 +38,7 @@ from ..contract import check_fitted
 from ..engine import Engine
 from ..errors import ConfigError
 from ..findings import Finding
-from .findings import session_finding
+from .findings import client_finding
 from .markov import VOUCHES, TransitionModel
 from .scores import HIGH, LOW, MEDIUM, RISK_NAMES, WebScores
 from .sessions import CLIENT_KEYS, session_stats, sessionize
@@ -50,6 +53,10 @@ HOME_PATHS = ("/", "/index.html", "/index.htm", "/index.php")
 NOT_REFUSALS = (408, 416)
 #: Rare refused transitions in one session that make each of them HIGH even from served pages.
 DEAD_ENDS_FOR_HIGH = 2
+#: Pages of content (the home page does not count) served after a session's only dead end, its
+#: landing page, that make the landing a stale link (MEDIUM) rather than a probe: a visitor from an old
+#: search result reads on into the site, a scanner does not.
+BROWSED_AFTER = 1
 #: The session risks ``min_severity`` may name, and the lowest risk each lets through.
 SEVERITIES = {"high": HIGH, "medium": MEDIUM}
 
@@ -106,9 +113,9 @@ class WebSessionDetector:
     window:
         Transitions per window for the session's rarest-window score.
     min_severity:
-        Lowest session risk that becomes a finding (``"high"`` or ``"medium"``).
+        Lowest session risk that makes a client a finding (``"high"`` or ``"medium"``).
     max_findings:
-        Cap on findings returned by :meth:`detect` (highest scores first).
+        Cap on findings (clients) returned by :meth:`detect` (most evidence first).
     """
 
     def __init__(self, *, gap_minutes: float = 30, max_session_hours: float = 12, client: str = "ip_ua",
@@ -205,13 +212,18 @@ class WebSessionDetector:
         for prefix in self.canary_paths:
             canary = canary | t.path.fill_null("").startswith(prefix)
         dead = rare & failed & ~exempt
+        served = (t.status.fill_null(999) < 400) & (t.state != END) & ~t.state.isin(homes)
         t = t.mutate(failed=failed, canary=canary, dead=dead.cast("int64"), off_map=off_map,
-                     rare=rare, exempt=exempt)
-        dead_ends = t.dead.sum().over(ibis.window(group_by=t.session_id))
-        probing = t.rare & t.failed & (t.off_map | (dead_ends >= DEAD_ENDS_FOR_HIGH))
+                     rare=rare, exempt=exempt, served=served.cast("int64"))
+        whole = ibis.window(group_by=t.session_id)
+        dead_ends = t.dead.sum().over(whole)
+        # A visitor from a stale search result: the only dead end is where it landed, then it read
+        # the site. A probe is not followed by browsing.
+        stale_landing = (t.prev == START) & (dead_ends == 1) & (t.served.sum().over(whole) >= BROWSED_AFTER)
+        probing = t.rare & t.failed & (t.off_map | (dead_ends >= DEAD_ENDS_FOR_HIGH)) & ~stale_landing
         risk = ibis.cases((t.canary, HIGH), (t.exempt, LOW), (probing, HIGH), (t.rare, MEDIUM),
                           else_=LOW)
-        t = t.mutate(risk=risk.cast("int64")).drop("dead", "off_map", "rare", "exempt")
+        t = t.mutate(risk=risk.cast("int64")).drop("dead", "off_map", "rare", "exempt", "served")
         w = ibis.window(group_by=t.session_id, order_by=t.step, preceding=0, following=self.window - 1)
         t = self.engine_.materialize(t.mutate(window_mean=t.surprisal.mean().over(w)), "web-scored")
         per = t.group_by("session_id").agg(
@@ -226,27 +238,32 @@ class WebSessionDetector:
 
     # -- findings ---------------------------------------------------------------------------------
     def detect(self, scores: WebScores) -> list[Finding]:
-        """``web_session`` findings for sessions at or above ``min_severity``, highest score first
-        (at most ``max_findings``)."""
+        """``web_session`` findings, one per client address with a session at or above
+        ``min_severity`` (all its sessions of that risk in one finding), most rare-transition
+        evidence first (at most ``max_findings``)."""
         check_fitted(self)
         self.validate()
         if not isinstance(scores, WebScores):
             raise TypeError(f"detect() takes the WebScores that score() returns, got {type(scores).__name__}; "
                             "call detector.detect(detector.score(requests))")
         sessions, trans, engine = scores.sessions, scores.transitions, scores.engine
-        chosen = engine.to_pandas(
-            sessions.filter(sessions.risk >= SEVERITIES[self.min_severity])
-            .order_by([ibis.desc("risk"), ibis.desc("evidence_bits"), "session_id"]).limit(self.max_findings))
+        hot = sessions.filter(sessions.risk >= SEVERITIES[self.min_severity])
+        per = hot.group_by("client_ip").agg(bits=hot.evidence_bits.sum(), worst=hot.risk.max())
+        clients = per.order_by([ibis.desc("worst"), ibis.desc("bits"), "client_ip"]).limit(self.max_findings)
+        chosen = engine.to_pandas(hot.semi_join(clients, "client_ip").order_by(
+            ["client_ip", ibis.desc("risk"), ibis.desc("evidence_bits"), "session_id"]))
         if chosen.empty:
             return []
+        order = engine.to_pandas(clients)["client_ip"].tolist()
         flagged = trans.filter(trans.session_id.isin(chosen["session_id"].tolist()) & (trans.risk >= MEDIUM))
         rows = engine.to_pandas(flagged.select(
             "session_id", "step", "event_id", "time", "status", "prev", "state", "support", "prob",
             "surprisal", "risk", "canary").order_by(["session_id", "step"]))
         # every chosen session has at least one MEDIUM or HIGH transition, so each has rows here
         by_session = {sid: grp for sid, grp in rows.groupby("session_id", sort=False)}
-        return [session_finding(i, rec, by_session[rec.session_id], scores) for i, rec in
-                enumerate(chosen.itertuples(index=False), start=1)]
+        by_client = {ip: grp for ip, grp in chosen.groupby("client_ip", sort=False)}
+        return [client_finding(i, by_client[ip], by_session, scores)
+                for i, ip in enumerate(order, start=1)]
 
 
 def _number(name: str, value: object, *, above: float | None = None, at_least: float | None = None,
