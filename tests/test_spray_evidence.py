@@ -13,7 +13,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from tracehound.report.plots import MAX_FIELD_PLOTS, _sort_key, plots_for
+from tracehound.report.plots import model_plots, MAX_FIELD_PLOTS, _sort_key, plots_for
 from tracehound.spray.mixture import cluster_posterior
 from tracehound.spray.rarity import decode_patterns
 
@@ -112,9 +112,11 @@ def test_plots_for_draws_every_evidence_block(hunted):
         d = f.to_dict()
         ev = d["evidence"]
         fields = list(ev["field_value_probabilities"].values())[:MAX_FIELD_PLOTS]
-        expected = 2 + 1 + 3 + sum(1 for probs in fields if probs)
+        # the two whole-model charts (cluster weights, fields x clusters) are drawn once per run
+        expected = 1 + 3 + sum(1 for probs in fields if probs)
         plots = plots_for(d)
         assert len(plots) == expected
+        assert len(model_plots(d)) == 2
         week = [cap for cap, _ in plots if cap.startswith("Day of week")]
         assert len(week) == 1
         assert all(uri.startswith("data:image/png;base64,") for _, uri in plots)

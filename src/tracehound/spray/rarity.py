@@ -181,11 +181,6 @@ def with_bits(scoped: ibis.Table, rarities: list[FieldRarity], engine: Engine) -
     return t.mutate(pattern=pattern)
 
 
-def stage(engine: Engine, frame: pd.DataFrame) -> ibis.Table:
-    """A small lookup table on the engine (staged as Parquet, so DuckDB and Spark join it alike)."""
-    return engine.load(pa.Table.from_pandas(frame, preserve_index=False), "spray_lookup")
-
-
 def distinct_patterns(pats: pd.DataFrame) -> pd.DataFrame:
     """One row per ``pattern`` with its count ``n`` summed, in pattern order.
 
