@@ -163,3 +163,14 @@ def test_av_sustained_end_to_end_from_defender_logs(tmp_path, engine):
                                                 "baseline_days": 1}}).build("fanout.av-sustained")
     (finding,) = burst.detect(burst.fit(real, engine).score(real))
     assert finding.targets == {"users": ["IEUser"]} and finding.evidence["observed"] == 5
+
+
+def test_the_pipeline_routes_defender_logs_to_the_av_hunt(duckdb_engine):
+    """`tracehound hunt` takes a Defender EVTX by content (before the logon sniffer, which takes any EVTX)
+    and runs av-sustained on it."""
+    from tracehound import hunt
+    from tracehound.config import HuntConfig
+
+    result = hunt.run([EVTX], duckdb_engine, HuntConfig(), only=["fanout.av-sustained"])
+    assert list(result.routing.files) == ["detections"]
+    assert result.reports["detections"].records > 0 and "fanout.av-sustained" in result.scores
