@@ -6,15 +6,19 @@ Generates its own data (vectorised numpy, written in 1M-row Parquet parts with t
 fresh child process so its numbers are its own, fits, scores and detects with :class:`FanoutDetector`
 and the ``lateral`` preset (14-day baseline, newest hour, where one 30-host burst is planted) and reports
 wall time per step and the child's peak resident memory (``ru_maxrss``, which includes DuckDB's
-native allocations). Run:
+native allocations). ``--src`` also runs the hunt on another source tree (a reference checkout's
+``src/``) in the same way and prints the ratio; ``--data`` keeps the generated Parquet in a folder and
+reuses it. Run:
 
     .venv/bin/python benchmarks/bench_fanout.py [--rows 50000000] [--users 20000] [--threads 2]
+        [--src /tmp/base/src] [--data /tmp/fanout-50m]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -62,6 +66,9 @@ def generate(folder: Path, rows: int, users: int, seed: int = 7) -> None:
             "event_code": pa.array(np.full(n, 4624)),
             "success": pa.array(np.ones(n, dtype=bool)),
             "source": pa.array(np.full(n, "bench")),
+            "auth_protocol": pa.array(np.full(n, "kerberos")),
+            "failure_kind": pa.nulls(n, pa.string()),
+            "status": pa.nulls(n, pa.int64()),
         }, schema=LOGONS)
         pq.write_table(table, folder / f"part-{part:05d}.parquet")
         done += n
@@ -74,7 +81,8 @@ def generate(folder: Path, rows: int, users: int, seed: int = 7) -> None:
         "user": ["user000000"] * 30, "domain": ["CORP"] * 30,
         "target_host": [f"VICTIM-{i:02d}" for i in range(30)], "source_ip": [None] * 30,
         "source_host": ["HOST-00000"] * 30, "logon_type": [3] * 30, "event_code": [4624] * 30,
-        "success": [True] * 30, "source": ["bench"] * 30,
+        "success": [True] * 30, "source": ["bench"] * 30, "auth_protocol": ["kerberos"] * 30,
+        "failure_kind": [None] * 30, "status": [None] * 30,
     }, schema=LOGONS)
     pq.write_table(burst, folder / f"part-{part:05d}.parquet")
 
@@ -98,6 +106,8 @@ def hunt(folder: Path, threads: int) -> dict:
         timings["detect_s"] = round(time.perf_counter() - t2, 2)
         timings["entities"] = scores.baseline_entities
         timings["findings"] = len(findings)
+        timings["finding_ids"] = sorted(f.id for f in findings)
+        timings["event_ids"] = sum(len(f.event_ids) for f in findings)
     timings["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     return timings
 
@@ -107,25 +117,43 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=50_000_000)
     parser.add_argument("--users", type=int, default=20_000)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--src", type=Path, help="reference source tree (its src/) to compare with")
+    parser.add_argument("--data", type=Path, help="keep the generated Parquet here, and reuse it")
     parser.add_argument("--hunt", type=Path, help=argparse.SUPPRESS)  # child-process entry
     args = parser.parse_args()
     if args.hunt:
         print(json.dumps(hunt(args.hunt, args.threads)))
         return
     with tempfile.TemporaryDirectory(prefix="bench-fanout-") as tmp:
-        folder = Path(tmp)
+        folder = args.data or Path(tmp)
+        folder.mkdir(parents=True, exist_ok=True)
         t0 = time.perf_counter()
-        generate(folder, args.rows, args.users)
+        if not any(folder.glob("*.parquet")):
+            generate(folder, args.rows, args.users)
         gen_s = time.perf_counter() - t0
         size_mb = sum(p.stat().st_size for p in folder.glob("*.parquet")) / 2**20
-        t1 = time.perf_counter()
-        child = subprocess.run([sys.executable, __file__, "--hunt", str(folder), "--threads",
-                                str(args.threads)], capture_output=True, text=True, check=True)
-        wall = time.perf_counter() - t1
-        result = json.loads(child.stdout.strip().splitlines()[-1])
+        result = _child(folder, args.threads, None)
+        if args.src:
+            reference = _child(folder, args.threads, args.src)
+            result["reference"] = reference
+            result["ratio"] = round(reference["hunt_wall_s"] / result["hunt_wall_s"], 2)
+            same = ("findings", "finding_ids", "event_ids", "entities")
+            if any(reference[key] != result[key] for key in same):
+                raise SystemExit(f"the reference found something else: {reference} against {result}")
     result.update(rows=args.rows, users=args.users, threads=args.threads, parquet_mb=round(size_mb, 1),
-                  generate_s=round(gen_s, 1), hunt_wall_s=round(wall, 1))
+                  generate_s=round(gen_s, 1))
     print(json.dumps(result, indent=2))
+
+
+def _child(folder: Path, threads: int, src: Path | None) -> dict:
+    """Hunt in a fresh process (on ``src`` when given); its timings and its wall time."""
+    env = dict(os.environ, **({"PYTHONPATH": str(src)} if src else {}))
+    t0 = time.perf_counter()
+    child = subprocess.run([sys.executable, __file__, "--hunt", str(folder), "--threads", str(threads)],
+                           capture_output=True, text=True, check=True, env=env)
+    result = json.loads(child.stdout.strip().splitlines()[-1])
+    result["hunt_wall_s"] = round(time.perf_counter() - t0, 1)
+    return result
 
 
 if __name__ == "__main__":

@@ -9,13 +9,21 @@ Then, in a fresh child process so its numbers are its own, runs ``read_weblogs``
 reports wall time per step, lines per second and the child's peak resident memory (``ru_maxrss``;
 includes DuckDB's native memory).
 
+``--against PATH`` runs the same child a second time on the same file with another tracehound source
+tree first on ``PYTHONPATH`` (e.g. ``git archive HEAD src | tar -x -C /tmp/web-base`` and
+``--against /tmp/web-base/src``) and prints the ratio of the two runs: the machine is shared, so only
+a ratio measured in one command means anything. Both runs must report the same findings.
+
     .venv/bin/python benchmarks/bench_web.py [--lines 10000000] [--clients 300000] [--threads 2]
+        [--against /tmp/web-base/src]
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -74,7 +82,9 @@ def generate(path: Path, lines: int, clients: int, seed: int = 7) -> None:
 
 
 def run(path: Path, threads: int) -> dict:
+    import tracehound
     from tracehound.engine import connect
+    from tracehound.findings import dumps
     from tracehound.readers.weblogs import read_weblogs
     from tracehound.web.scoring import WebSessionDetector
 
@@ -90,8 +100,10 @@ def run(path: Path, threads: int) -> dict:
         findings = detector.detect(detector.score(requests))
         timings["score_detect_s"] = time.perf_counter() - t2
         total = time.perf_counter() - t0
+    digest = hashlib.sha256(b"\n".join(dumps(f) for f in findings)).hexdigest()[:16]
     return {"lines": report.records, "bad": report.bad_count, "clients_in_model": detector.n_clients_,
             "transitions_in_model": detector.model_.n_transitions_, "findings": len(findings),
+            "findings_sha256": digest, "code": str(Path(tracehound.__file__).parent.parent),
             **{k: round(v, 2) for k, v in timings.items()}, "total_s": round(total, 2),
             "lines_per_second": round(report.records / total),
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
@@ -102,6 +114,7 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=10_000_000)
     parser.add_argument("--clients", type=int, default=300_000)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--against", help="another tracehound source tree (its src/) to compare with")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -112,11 +125,26 @@ def main() -> None:
         t0 = time.perf_counter()
         generate(path, args.lines, args.clients)
         gen_s = time.perf_counter() - t0
-        child = subprocess.run([sys.executable, __file__, "--child", str(path), "--threads", str(args.threads)],
-                               check=True, capture_output=True, text=True)
-        result = json.loads(child.stdout.strip().splitlines()[-1])
+        result = _child(path, args.threads, None)
         result.update(generate_s=round(gen_s, 1), file_mb=round(path.stat().st_size / 2**20), threads=args.threads)
+        if args.against:
+            base = _child(path, args.threads, args.against)
+            result["against"] = base
+            result["speedup_total"] = round(base["total_s"] / result["total_s"], 2)
+            result["speedup_read_parse"] = round(base["read_parse_s"] / result["read_parse_s"], 2)
+            result["rss_ratio"] = round(result["peak_rss_mb"] / base["peak_rss_mb"], 2)
+            result["same_findings"] = base["findings_sha256"] == result["findings_sha256"]
         print(json.dumps(result, indent=2))
+
+
+def _child(path: Path, threads: int, source: str | None) -> dict:
+    """One measured run in a fresh process, with ``source`` (a tracehound ``src/``) first on the path."""
+    env = dict(os.environ)
+    if source:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(source).resolve()), env.get("PYTHONPATH")]))
+    child = subprocess.run([sys.executable, __file__, "--child", str(path), "--threads", str(threads)],
+                           check=True, capture_output=True, text=True, env=env)
+    return json.loads(child.stdout.strip().splitlines()[-1])
 
 
 if __name__ == "__main__":

@@ -88,3 +88,43 @@ def test_zeek_without_fields_header_names_the_file(duckdb_engine, tmp_path):
     _, report = read_connections(path, duckdb_engine)
     assert [(b.file, b.line, b.reason) for b in report.bad] == [
         (str(path), 2, "Zeek record before any #fields header line")]
+
+
+def test_zeek_json_with_underscore_names_as_otrf_writes_it(duckdb_engine, tmp_path):
+    """OTRF Security-Datasets / Logstash write Zeek's ``id.orig_h`` as ``id_orig_h``."""
+    path = tmp_path / "otrf_conn.json"
+    recs = [{"@timestamp": "2020-10-22T08:29:53.000Z", "ts": 1603355393.5, "uid": "Cx1", "id_orig_h": "172.18.39.5",
+             "id_orig_p": 50123, "id_resp_h": "172.18.38.5", "id_resp_p": 445, "proto": "tcp", "service": "smb",
+             "orig_bytes": 1200, "resp_bytes": 900, "duration": 0.2, "conn_state": "SF"},
+            {"ts": 1603355394.0, "uid": "Cx2", "id_orig_h": "::ffff:172.18.39.5", "id_resp_h": "172.18.38.6",
+             "id_resp_p": 5985, "proto": "tcp"},
+            {"ts": 1603355395.0, "uid": "Cx3", "id_orig_h": "not-an-ip", "id_resp_h": "172.18.38.6"}]
+    path.write_text("\n".join(json.dumps(r) for r in recs) + "\n")
+    assert sniff_connection_format(path) == "zeek-json"
+    table, report = read_connections(path, duckdb_engine)
+    df = _df(duckdb_engine, table).sort_values("event_id")
+    assert df[["event_id", "src_ip", "dst_ip", "dst_port", "service"]].values.tolist() == [
+        ["Cx1", "172.18.39.5", "172.18.38.5", 445, "smb"], ["Cx2", "172.18.39.5", "172.18.38.6", 5985, None]]
+    assert report.bad_count == 1 and "id.orig_h" in report.bad[0].reason and report.bad[0].line == 3
+
+
+def test_json_that_is_no_connection_log_says_what_was_missing(duckdb_engine, tmp_path):
+    path = tmp_path / "other.json"
+    path.write_text(json.dumps({"ts": 1, "src": "10.0.0.1"}) + "\n")
+    _, report = read_connections(path, duckdb_engine)
+    assert "id_orig_h" in report.unreadable_files[0].reason and "#fields" in report.unreadable_files[0].reason
+
+
+def test_the_same_capture_in_zeek_tsv_json_and_underscore_json_gives_the_same_findings(duckdb_engine, tmp_path):
+    from tracehound.fanout import FanoutDetector
+    from tracehound.simulate.capture import CaptureConfig, simulate_capture
+
+    found = {}
+    for fmt in ("zeek-tsv", "zeek-json", "zeek-json-underscore"):
+        info = simulate_capture(tmp_path / fmt, CaptureConfig(workstations=12, seed=4, scan="host", fmt=fmt))
+        table, report = read_connections(info["path"], duckdb_engine)
+        assert report.bad_count == 0 and report.records == info["connections"]
+        detector = FanoutDetector("host-scan").fit(table, duckdb_engine)
+        found[fmt] = [(f.kind, f.actors, f.targets, f.event_ids) for f in detector.detect(detector.score(table))]
+    assert len(found["zeek-tsv"]) == 1 and found["zeek-tsv"][0][1] == {"ips": [info["truth"][0]["source"]]}
+    assert found["zeek-tsv"] == found["zeek-json"] == found["zeek-json-underscore"]

@@ -107,6 +107,7 @@ SECTIONS = ["spray", "fanout.lateral", "fanout.password-guessing", "fanout.brute
 
 
 @pytest.mark.parametrize("section", SECTIONS)
+@pytest.mark.parity
 def test_hunt_through_the_pipeline_and_every_reporter(section, inputs, engine, tmp_path):
     paths, params = inputs[section]
     config = HuntConfig.from_dict({section.split(".")[0]: {section.split(".")[1]: params}}
@@ -144,6 +145,7 @@ def _midpoint(table, engine):
     return lo + (hi - lo) / 2
 
 
+@pytest.mark.parity
 def test_av_sustained_on_the_protocol(engine, tmp_path):
     table = detections(engine)
     det = HuntConfig.from_dict({"fanout": {"av-sustained": AV_PARAMS}}).build("fanout.av-sustained")

@@ -26,6 +26,7 @@ def _sample() -> pa.Table:
     return pa.Table.from_pydict(cols, schema=schema.SIGNINS)
 
 
+@pytest.mark.parity
 def test_group_by_and_distinct_counts(engine):
     t = engine.load(_sample(), "signins")
     agg = t.group_by("user").agg(n=t.count(), failures=(~t.success).sum(), hours=t.time.hour().nunique())
@@ -37,6 +38,7 @@ def test_group_by_and_distinct_counts(engine):
     ]
 
 
+@pytest.mark.parity
 def test_timestamps_come_back_in_utc(engine):
     t = engine.load(_sample(), "signins")
     df = engine.to_pandas(t.select("event_id", "time").order_by("event_id"))

@@ -56,6 +56,7 @@ def hunt(det: FanoutDetector, table, engine):
     return scores, det.detect(scores)
 
 
+@pytest.mark.parity
 def test_exact_mean_sigma_bound_and_finding(engine):
     table = logons(engine, scenario())
     det = FanoutDetector("lateral", end=END, baseline_days=1, min_history_days=0.5)
@@ -251,6 +252,7 @@ def test_consecutive_flagged_buckets_are_one_finding(duckdb_engine):
     assert "overlapping 1h buckets" in [f for f in with_overlap if len(f.event_ids) == 12][0].explanation
 
 
+@pytest.mark.parity
 def test_a_burst_straddling_an_hour_boundary_is_found_by_the_shifted_buckets(engine):
     """10:40-11:20: 3 new hosts in each aligned hour stay at a bound of 4, all 6 in 10:30-11:30 pass it."""
     base = [(h + 0.1, "alice", host) for h in range(1, 20, 2) for host in "AB"]

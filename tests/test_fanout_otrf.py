@@ -14,6 +14,8 @@ import io
 import json
 import zipfile
 
+import pytest
+
 from tracehound.fanout import FanoutDetector
 from tracehound.readers.logons import read_logons
 
@@ -32,6 +34,7 @@ def _pgustavo_network_hosts(path) -> set[str]:
     return hosts
 
 
+@pytest.mark.parity
 def test_pgustavo_lateral_movement_is_reported(engine, data_dir):
     table, report = read_logons(data_dir / OTRF_ZIP, engine)
     assert report.bad_count == 0

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import pytest
+
 from tracehound.fanout import FanoutDetector
 from tracehound.findings import dumps
 from tracehound.readers.logons import read_logons
 from tracehound.simulate.logons import LogonSimConfig, simulate_logons
 
 
+@pytest.mark.parity
 def test_lateral_findings_identical_across_engines(engine, duckdb_engine, tmp_path):
     cfg = LogonSimConfig(users=80, days=16, seed=11, lateral_bursts=2, attack_after_day=15)
     sim = simulate_logons(tmp_path, cfg)

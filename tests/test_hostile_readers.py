@@ -130,6 +130,7 @@ def test_rows_in_equal_kept_plus_rejected_plus_skipped(fmt, duckdb_engine, tmp_p
 
 
 @pytest.mark.parametrize("fmt", FORMATS, ids=IDS)
+@pytest.mark.parity
 def test_time_extremes_are_set_aside_on_every_engine(fmt, engine, tmp_path):
     """Year 0, 1900, 1969, 2099, 9999 (west of UTC too), 10000: set aside with a reason, never kept —
     one record dated 2099 must not move a detection window (both engines: web times parse in-engine)."""
@@ -273,14 +274,20 @@ def test_a_damaged_zip_of_windows_json_keeps_what_it_can(duckdb_engine, tmp_path
     assert [w.file for w in warned] == [str(cut)] and "members read from their headers" in warned[0].reason
 
 
-def test_a_truncated_json_array_export_is_one_located_reject(duckdb_engine, tmp_path):
+def test_a_truncated_json_array_export_keeps_what_precedes_the_cut_and_rejects_the_rest(duckdb_engine, tmp_path):
     rng = random.Random(16)
-    text = orjson.dumps([orjson.loads(SIGNINLOGS_JSONL.good(rng, i)) for i in range(50)])
+    records = [orjson.dumps(orjson.loads(SIGNINLOGS_JSONL.good(rng, i))) for i in range(50)]
+    text = b"[" + b",".join(records) + b"]"
+    cut = len(text) // 2
+    ends = [1 + sum(len(r) + 1 for r in records[:i]) + len(records[i]) for i in range(len(records))]
+    whole = sum(end <= cut for end in ends)
+    assert 0 < whole < 50
     path = tmp_path / "export.json"
-    path.write_bytes(text[: len(text) // 2])
+    path.write_bytes(text[:cut])
     _, report, routing = read([path], duckdb_engine, "signins")
     assert routing.files == {"signins": [path]}
-    assert (report.records, report.bad_count) == (0, 1) and "invalid JSON array" in report.bad[0].reason
+    assert (report.records, report.bad_count) == (whole, 1)
+    assert "the document ends inside a record or array" in report.bad[0].reason
 
 
 # ------------------------------------------------------------------------------------------------
@@ -497,6 +504,7 @@ def test_signin_parquet_time_past_9999_is_a_reject(duckdb_engine, tmp_path):
     assert (report.records, report.bad_count, report.bad[0].line) == (3, 1, 4)
 
 
+@pytest.mark.parity
 def test_canonical_parquet_rows_are_checked_and_a_bad_row_group_costs_only_itself(engine, tmp_path):
     base = datetime(2024, 3, 1, tzinfo=UTC)
     rows = [{"event_id": f"saved:{i}", "time": base + timedelta(minutes=i), "user": f"u{i % 7}", "domain": None,

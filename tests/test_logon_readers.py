@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tracehound.readers.logons import (FILTERED, LogonFilter, parse_time, read_logons, sniff_logon_format,
+from tracehound.readers.logons import (FILTERED, READ_EVENTS, LogonFilter, parse_time, read_logons, sniff_logon_format,
                                        windows_fields, windows_row)
 
 EVTX = "deepbluecli-evtx"
@@ -93,7 +93,7 @@ def _otrf_oracle(path):
     with zipfile.ZipFile(path) as zf, zf.open(zf.namelist()[0]) as fh:
         for line in io.TextIOWrapper(fh, encoding="utf-8"):
             rec = json.loads(line)
-            if rec.get("EventID") in (4624, 4625, 4648):
+            if rec.get("EventID") in READ_EVENTS:
                 yield rec
 
 
@@ -214,6 +214,7 @@ def test_parse_time(text, expected):
     assert parse_time(text) == expected
 
 
+@pytest.mark.parity
 def test_reader_on_every_engine(engine, data_dir):
     table, report = read_logons(data_dir / OTRF_ZIP, engine)
     df = engine.to_pandas(table.group_by("target_host").aggregate(n=table.count()))

@@ -35,6 +35,7 @@ def test_sniffing_claims_defender_and_exports_only():
     assert sniff_detections_format(DATA / "elastic-apache" / "apache_logs") is None
 
 
+@pytest.mark.parity
 def test_real_defender_evtx(engine):
     table, report = read_detections(EVTX, engine)
     rows = engine.to_pandas(table.order_by("event_id"))

@@ -57,6 +57,7 @@ def reference(office, duckdb_engine):
     return out
 
 
+@pytest.mark.parity
 def test_same_findings_on_every_engine(office, reference, engine):
     sim, _ = office
     end = CFG.start + timedelta(days=CFG.days)

@@ -17,11 +17,19 @@ from hypothesis import strategies as st
 
 from tracehound.badrecords import ReadReport
 from tracehound.readers import signin_fields
-from tracehound.readers.signinlogs_bulk import BulkRead
+from tracehound.readers import signins as signins_module
+from tracehound.readers.limits import Limits
+from tracehound.readers.signinlogs_bulk import BulkRead, records_within_limits
 from tracehound.readers.signins import parse_signins
 from tracehound.schema import SIGNINS
 
 from test_signin_readers import AAD, record
+
+
+@pytest.fixture(autouse=True)
+def _fast_path_for_small_files(monkeypatch):
+    """These files are small; the reader sends small files the Python way unless told otherwise."""
+    monkeypatch.setattr(signins_module, "BULK_MIN_BYTES", 0)
 
 
 def _parse(path) -> tuple[pa.Table, ReadReport]:
@@ -179,3 +187,53 @@ def test_dynamic_field_as_json_text_with_wide_characters(tmp_path, monkeypatch):
     path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in recs))
     table, report = _assert_same(monkeypatch, path)
     assert table.num_rows == 5 and table.column("browser").to_pylist()[2] == "\U00010000" * 200
+
+
+def _parse_limited(path, limits) -> tuple[pa.Table, ReadReport]:
+    report = ReadReport()
+    return pa.Table.from_batches(list(parse_signins([path], report=report, limits=limits)), schema=SIGNINS), report
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_lines_over_the_reader_limits_are_rejects_on_the_fast_path_too(tmp_path, monkeypatch, gz):
+    """max_line and max_depth hold whichever path reads the line: same rows, same located rejects."""
+    limits = Limits(max_line=3_000, max_depth=16)
+    deep = "[" * 20 + "]" * 20
+    lines = [orjson.dumps(record(i)) for i in range(300)]
+    lines[100] = orjson.dumps(record(100, Notes="n" * 4_000))           # too long
+    lines[150] = orjson.dumps(record(150, Deep=orjson.loads(deep)))     # too deep
+    lines[200] = orjson.dumps(record(200, Brackets="[" * 40))           # many brackets, inside a string: fine
+    lines[250] = "\r\n".join(["", orjson.dumps(record(250, Notes="é" * 1_400)).decode()]).encode()  # 2 bytes a char
+    body = b"\n".join(lines) + b"\n"
+    path = tmp_path / ("s.jsonl.gz" if gz else "s.jsonl")
+    path.write_bytes(gzip.compress(body) if gz else body)
+    seen = _mapped_in_python(monkeypatch)
+    fast, fast_report = _parse_limited(path, limits)
+    assert 0 < len(seen) <= 200  # DuckDB read the first 100 records; Python the rest
+    with monkeypatch.context() as m:
+        m.setattr(BulkRead, "batches", lambda self: iter(()))
+        slow, slow_report = _parse_limited(path, limits)
+    assert fast.to_pylist() == slow.to_pylist()
+    assert fast_report.bad == slow_report.bad
+    assert [(b.line, b.reason.split(" (")[0]) for b in fast_report.bad] == [
+        (101, "line longer than 3,000 characters"), (151, "JSON nested deeper than 16 levels")]
+    assert fast.num_rows + fast_report.bad_count == 300
+
+
+def test_records_within_limits_counts_up_to_the_first_line_over(tmp_path):
+    path = tmp_path / "s.jsonl"
+    path.write_bytes(b"{}\n\n{}\n" + b"[" * 70 + b"]" * 70 + b"\n{}\n")
+    assert records_within_limits(path, Limits()) == 2
+    assert records_within_limits(path, Limits(max_depth=100)) is None
+    path.write_bytes(b"{}\n" + b'{"a": "' + b"x" * 200 + b'"}')  # the last line, without a newline
+    assert records_within_limits(path, Limits(max_line=100)) == 1
+
+
+def test_small_files_skip_the_fast_path_with_the_same_result(tmp_path, monkeypatch):
+    path = tmp_path / "small.jsonl"
+    path.write_bytes(b"".join(orjson.dumps(record(i)) + b"\n" for i in range(5)))
+    fast, fast_report = _parse(path)
+    monkeypatch.setattr(signins_module, "BULK_MIN_BYTES", path.stat().st_size + 1)
+    seen = _mapped_in_python(monkeypatch)
+    slow, slow_report = _parse(path)
+    assert len(seen) == 5 and fast.to_pylist() == slow.to_pylist() and fast_report.bad == slow_report.bad

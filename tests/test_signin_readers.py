@@ -190,6 +190,7 @@ def test_msticpy_signinlogs_rows_map_every_field():
                       "Chrome/81.0.4044.138 Safari/537.36 Edg/81.0.416.72",
         "browser": "Edge 81.0.416", "os": "Windows 10", "device_name": None,
         "is_interactive": True, "source": str(AAD),
+        "provider": "entra", "failure_kind": None, "asn": None, "is_proxy": None,
     }
     failed = [r for r in table.to_pylist() if r["result"] == 90072]
     assert {(r["user"], r["ip"], r["city"], r["app"], r["client_app"]) for r in failed} == {
@@ -204,6 +205,7 @@ def test_whole_dataset_folders_read_and_licences_are_reported_unreadable():
     assert sorted(Path(u.file).name for u in report.unreadable_files) == ["LICENSE", "LICENSE"]
 
 
+@pytest.mark.parity
 def test_engine_parity_on_real_files(engine):
     """DuckDB and Spark return the same canonical table as the Arrow batches themselves."""
     expected, _ = parse([M365, AAD])
@@ -383,6 +385,7 @@ def test_signinlogs_parquet_with_timestamp_columns(tmp_path, time_type):
     assert without_source(from_parquet) == without_source(parse([tmp_path / "export.jsonl"])[0])
 
 
+@pytest.mark.parity
 def test_canonical_parquet_is_read_as_it_is(tmp_path, engine):
     (tmp_path / "a.jsonl").write_bytes(jsonl([record(i) for i in range(4)]))
     first, _ = parse([tmp_path / "a.jsonl"])
@@ -753,3 +756,17 @@ def test_cli_ingest_non_signin_file_is_one_line_error(tmp_path):
     result = CliRunner().invoke(app, ["ingest", "signins", str(path), "--out", str(tmp_path / "o.parquet")])
     assert result.exit_code == 2
     assert "notes.txt" in result.output and "Traceback" not in result.output
+
+
+def test_canonical_signins_saved_before_the_provider_columns_still_read(tmp_path, duckdb_engine):
+    """Parquet written by `tracehound ingest` before provider / failure_kind / asn / is_proxy existed."""
+    from tracehound.schema import ADDED
+
+    batch = next(parse_signins([AAD]))
+    old = pa.Table.from_batches([batch]).drop_columns(list(ADDED["signins"]))
+    pq.write_table(old, tmp_path / "saved.parquet")
+    assert sniff_signin_format(tmp_path / "saved.parquet") == "signins-parquet"
+    table, report = read_signins([tmp_path / "saved.parquet"], duckdb_engine)
+    frame = duckdb_engine.to_pandas(table)
+    assert len(frame) == batch.num_rows and report.bad_count == 0 and not report.unreadable_files
+    assert frame["provider"].isna().all() and list(frame.columns) == SIGNINS.names

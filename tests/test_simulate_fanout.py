@@ -68,3 +68,33 @@ def test_connection_simulator_plants_every_case_at_random_and_is_deterministic(t
     assert not {t["entity"] for t in a["truth"]} & {a["roles"][r] for r in ("backup", "scanner", "patch", "proxy")}
     other = simulate_connections(tmp_path / "c", ConnSimConfig(hosts=50, days=17, seed=9, attack_after_day=15))
     assert other["groups"] != a["groups"] and other["truth"] != a["truth"]  # layout and plants vary by seed
+
+
+def test_dc_and_capture_simulators_are_deterministic_and_randomise_what_they_plant(duckdb_engine, tmp_path):
+    from tracehound.simulate.capture import CaptureConfig, simulate_capture
+    from tracehound.simulate.dc import DcSimConfig, simulate_dc
+
+    cfg = DcSimConfig(users=30, days=8, seed=7, fmt="eventxml")
+    a, b = simulate_dc(tmp_path / "a", cfg), simulate_dc(tmp_path / "b", cfg)
+    assert a["truth"] == b["truth"] and open(a["path"], "rb").read() == open(b["path"], "rb").read()
+    table, report = read_logons(a["path"], duckdb_engine)
+    # rows in = rows kept + rows skipped (machine accounts), nothing set aside
+    assert report.records + sum(report.skipped.values()) == a["events"] and report.bad_count == 0
+    others = [simulate_dc(tmp_path / f"s{s}", DcSimConfig(users=30, days=8, seed=s))["truth"] for s in (1, 2, 3)]
+    assert len({len(t[0]["accounts"]) for t in others}) > 1            # enumeration sizes vary
+    assert len({t[1]["source"] for t in others}) == 3                  # so do the sprays' sources
+    caps = [simulate_capture(tmp_path / f"c{s}", CaptureConfig(workstations=8, seed=s, scan="host"))["truth"][0]
+            for s in (1, 2)]
+    assert caps[0]["source"] != caps[1]["source"] and caps[0]["targets"] != caps[1]["targets"]
+
+
+def test_the_same_logons_in_windows_json_evtx_json_and_event_xml_read_alike(duckdb_engine, tmp_path):
+    tables = {}
+    for fmt in ("windows-json", "evtx-json", "eventxml", "eventxml-doc"):
+        cfg = LogonSimConfig(users=60, days=4, seed=9, lateral_bursts=1, attack_after_day=3, fmt=fmt)
+        info = simulate_logons(tmp_path / fmt, cfg)
+        table, report = read_logons(info["path"], duckdb_engine)
+        assert report.bad_count == 0 and report.records + sum(report.skipped.values()) == info["events"]
+        df = duckdb_engine.to_pandas(table.drop("event_id", "source", "status", "failure_kind"))
+        tables[fmt] = df.sort_values(list(df.columns)).astype(str).values.tolist()
+    assert tables["windows-json"] == tables["evtx-json"] == tables["eventxml"] == tables["eventxml-doc"]

@@ -17,7 +17,9 @@ from typer.testing import CliRunner
 
 from tracehound.cli import app
 from tracehound.errors import ConfigError
-from tracehound.simulate.attacks import BruteForce, FastSpray, LowAndSlowSpray, default_campaigns
+from tracehound.simulate.attacks import BruteForce, FastSpray, LowAndSlowSpray
+from tracehound.simulate.confounders import StaleCredential
+from tracehound.simulate.presets import default_campaigns
 from tracehound.simulate.signins import ExtraRecord, simulate_signins, tenant_user_names
 
 START = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
@@ -34,6 +36,15 @@ CAMPAIGNS = [
     FastSpray("fast", start_day=12.4, duration_minutes=10, targets=60),
     BruteForce("brute", start_day=17.7, duration_minutes=5, attempts=120, lockout_after=8, bursts=2,
                burst_gap_days=3),
+    LowAndSlowSpray("rotating", start_day=2, end_day=28, attempts_per_day=12, targets=80, ip_pool=60,
+                    exit_countries=("NL", "SE", "CH", "MD", "PA"), ua_source="odd", ua_pool=4,
+                    client_app=("IMAP4", "Authenticated SMTP", "POP3"),
+                    app=("Microsoft Azure CLI", "Graph Explorer"), successes=1),
+    BruteForce("brute-three", start_day=9.2, duration_minutes=8, attempts=90, victims=3, interleaved=True,
+               ip_count=3, lockout_after=6),
+    StaleCredential("svc-printer", change_day=12.0, success_days=3.0, fail_days=6.0, period_minutes=15.0,
+                    jitter_seconds=10.0, missed_share=0.05, retry_share=0.05, source="office",
+                    client_app="Authenticated SMTP"),
 ]
 REQUIRED = ("Id", "TimeGenerated", "CreatedDateTime", "UserPrincipalName", "UserDisplayName", "UserId", "ResultType",
             "ResultDescription", "IPAddress", "Location", "LocationDetails", "DeviceDetail", "AppDisplayName", "AppId",
@@ -108,6 +119,7 @@ def test_labels_cover_every_event_exactly_once(sim):
     assert set(df.label) == {"benign", *(c.name for c in CAMPAIGNS)}
     assert (df[df.label == "benign"].kind.isin(
         ["benign", "typo", "expired_password", "mfa_interrupt", "traveller", "new_device", "service_account"])).all()
+    assert (df[df.label == "svc-printer"].kind == "stale_credential").all()
 
 
 def test_low_and_slow_attempts_fall_in_their_window_at_the_configured_rate(sim):
@@ -154,10 +166,14 @@ def test_campaigns_randomise_exactly_the_fields_they_declare(sim):
             assert (distinct > 1) == (name in declared), (c.name, name, distinct)
         assert ev.ua.nunique() <= c.ua_pool
         assert ev.ip.nunique() <= c.ip_pool + (c.home_ip_pool if c.home_ip_share else 0)
-        if c.client_app:
+        if isinstance(c.client_app, str):
             assert set(ev.client) == {c.client_app}
+        for name, values in c.rotated_fields().items():  # every value of the set is used, nothing else
+            assert set(ev[column[name]]) == set(values), (c.name, name)
         if c.home_ip_share:
             assert (ev.country == "US").mean() == pytest.approx(c.home_ip_share, abs=0.12)
+        elif c.exit_countries:
+            assert set(ev.country) == set(c.exit_countries)
         else:
             assert not ev.country.isin(["US", "GB", "DE", "IN"]).any(), "hosting IPs outside the home countries"
     assert df[df.label == "browsers-home"].ua.str.startswith("Mozilla/5.0").all()
@@ -167,6 +183,8 @@ def test_successes_exist_carry_the_label_and_share_the_fingerprint(sim):
     _, _, df, meta = sim
     described = {c["name"]: c for c in meta["campaigns"]}
     for c in CAMPAIGNS:
+        if isinstance(c, StaleCredential):
+            continue  # its successes are its own, before the password changed
         ev = df[df.label == c.name]
         won = ev[ev.result == 0]
         assert len(won) == (c.successes if not isinstance(c, BruteForce) else 0)
@@ -192,6 +210,48 @@ def test_fast_spray_and_brute_force_have_their_shape(sim):
         assert (burst.result.iloc[:8] == 50126).all() and (burst.result.iloc[8:] == 50053).mean() > 0.7
         assert (burst.time.max() - burst.time.min()) <= pd.Timedelta(minutes=5)
     assert brute.time.iloc[120] - brute.time.iloc[0] >= pd.Timedelta(days=3) - pd.Timedelta(minutes=5)
+
+
+def test_rotation_picks_each_value_per_attempt_at_random_over_the_whole_window(sim):
+    """A rotating campaign's values are drawn per attempt: every value spans the window, the value does
+    not depend on the time (χ² over four time quarters) and the realised shares are recorded."""
+    _, _, df, meta = sim
+    ev = df[(df.label == "rotating") & (df.result != 0)].sort_values("time")
+    described = next(c for c in meta["campaigns"] if c["name"] == "rotating")
+    assert set(described["rotated_shares"]) == {"client_app", "app", "country"}
+    quarter = pd.cut(ev.time.rank(method="first"), 4, labels=False)
+    for name, column in (("client_app", "client"), ("app", "app"), ("country", "country")):
+        shares = described["rotated_shares"][name]
+        assert sum(shares.values()) == pytest.approx(1.0, abs=1e-3)
+        table = pd.crosstab(ev[column], quarter)
+        assert stats.chi2_contingency(table)[1] > 1e-4, name
+        assert (table > 0).sum(axis=1).min() >= 3, "every value comes back through the window"
+    assert len(set(described["user_agents"])) == 4
+
+
+def test_brute_force_on_several_accounts_comes_from_one_network(sim):
+    _, _, df, meta = sim
+    ev = df[df.label == "brute-three"].sort_values("time")
+    described = next(c for c in meta["campaigns"] if c["name"] == "brute-three")
+    assert ev.user.nunique() == 3 and set(described["victims"]) == set(ev.user)
+    assert ev.ip.str.rsplit(".", n=1).str[0].nunique() == 1 and 1 <= ev.ip.nunique() <= 3
+    assert ev.ua.nunique() == 1 and (ev.time.max() - ev.time.min()) <= pd.Timedelta(minutes=8)
+    for _, mine in ev.groupby("user"):
+        assert (mine.result.iloc[:6] == 50126).all() and len(mine) >= 6
+    assert sorted(described["victims"].values()) == sorted(ev.groupby("user").size().tolist())
+
+
+def test_stale_credential_fails_on_its_clock_from_the_office(sim):
+    _, _, df, _ = sim
+    ev = df[df.label == "svc-printer"].sort_values("time")
+    assert ev.user.nunique() == 1 and ev.ip.nunique() == 1
+    ok, failed = ev[ev.result == 0], ev[ev.result != 0]
+    assert len(ok) and len(failed) > 300 and ok.time.max() < failed.time.min() and set(failed.result) == {50126}
+    gaps = failed.time.diff().dt.total_seconds().dropna()
+    cycles = gaps[gaps > 60]
+    assert cycles.median() == pytest.approx(900, abs=30)
+    office = df[(df.kind == "benign") & (df.ip == ev.ip.iloc[0])]
+    assert office.user.nunique() >= 2, "the office address is the tenant's: other users sign in from it"
 
 
 def test_confounders_are_present_and_behave_like_the_real_thing(sim):
@@ -220,7 +280,7 @@ def test_confounders_are_present_and_behave_like_the_real_thing(sim):
 
 def test_no_confounders_leaves_only_ordinary_sign_ins_and_attacks(tmp_path):
     r = simulate_signins(tmp_path, users=50, days=10, seed=1, confounders=False, difficulty="easy")
-    assert set(r.counts_by_kind) == {"benign", "low_and_slow_spray", "fast_spray", "brute_force"}
+    assert set(r.counts_by_kind) == {"benign", "low_and_slow_spray", "fast_spray", "brute_force", "stale_credential"}
     labels = pd.read_csv(r.labels_path)
     assert not labels[labels.label == "benign"].success.eq(False).any(), "benign means success without noise"
 
@@ -228,12 +288,25 @@ def test_no_confounders_leaves_only_ordinary_sign_ins_and_attacks(tmp_path):
 def test_default_campaign_presets():
     std = default_campaigns(0, "standard")
     slow = [c for c in std if isinstance(c, LowAndSlowSpray)]
-    assert len(slow) >= 3 and {type(c) for c in std} == {LowAndSlowSpray, FastSpray, BruteForce}
+    assert len(slow) >= 3 and {type(c) for c in std} == {LowAndSlowSpray, FastSpray, BruteForce, StaleCredential}
+    brutes = [c for c in std if isinstance(c, BruteForce)]
+    assert len(brutes) == 2 and all(2 <= c.victims <= 5 for c in brutes)
     assert any(set(c.randomised_fields()) == {"ip", "ip_prefix", "country", "city"} for c in slow)
     assert any(c.ua_source == "odd" and c.ua_pool > 1 for c in slow)
     assert any(c.ua_source == "browsers" and c.ua_pool >= 24 and c.home_ip_share > 0 for c in slow)
     assert any(c.attempts_per_day <= 1.0 for c in slow)
     assert default_campaigns(0, "standard") == std and default_campaigns(1, "standard") != std
+    # The rotating campaigns: their sets are the issue's sizes and differ from seed to seed.
+    sets = []
+    for seed in range(6):
+        rotating = {c.name: c.rotated_fields() for c in default_campaigns(seed, "standard")
+                    if isinstance(c, LowAndSlowSpray) and c.rotated_fields()}
+        assert 2 <= len(rotating["spray-rotate-legacy"]["client_app"]) <= 4
+        assert 2 <= len(rotating["spray-rotate-admin"]["app"]) <= 3
+        assert 4 <= len(rotating["spray-rotate-exit"]["country"]) <= 8
+        assert all(3 <= c.ua_pool <= 6 for c in default_campaigns(seed, "standard") if c.name.startswith("spray-rot"))
+        sets.append(tuple(sorted(map(str, rotating.items()))))
+    assert len(set(sets)) == 6, "no one set of values to learn"
     assert default_campaigns(0, "none") == []
     assert all(default_campaigns(2, d) for d in ("easy", "hard"))
     with pytest.raises(ConfigError, match="difficulty"):
@@ -305,6 +378,7 @@ def test_cli_prints_what_it_wrote_and_errors_are_one_line(tmp_path):
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "parquet"])
+@pytest.mark.parity
 def test_output_reads_through_the_signin_reader_with_counts_matching_the_labels(engine, tmp_path, fmt):
     from tracehound.readers.signins import read_signins
 

@@ -73,7 +73,8 @@ def test_fit_on_a_baseline_and_score_later_data(engine, tmp_path_factory):
     labels = pd.read_csv(sim.labels_path, dtype=str)
     result = score_findings(findings, labels, tenant="t", preset="default", seconds=0.0)
     planted = result.campaigns[result.campaigns.expected == "password_spray"]
-    assert len(planted) == 4 and planted.found.all(), planted
+    slow = [c for c in sim.campaigns if getattr(c, "kind", "") == "low_and_slow_spray"]
+    assert len(planted) == len(slow) == 7 and planted.found.all(), planted
     assert result.summary["confounder_events_as_spray"] == {}
     times = engine.to_pandas(table.select("event_id", "time")).set_index("event_id").time
     for f in findings:
@@ -125,10 +126,15 @@ def test_build_takes_every_parameter_and_keeps_the_presets_values():
 
 def test_kinds_declared_once_with_roles():
     kinds = {k.name: k for k in KINDS}
-    assert tuple(kinds) == HUNTS[0].kinds == ("password_spray", "fast_spray", "signin_brute_force")
+    assert tuple(kinds) == HUNTS[0].kinds == ("password_spray", "fast_spray", "signin_brute_force",
+                                              "stale_credentials")
     assert {k.hunt for k in KINDS} == {HUNTS[0].section} and {k.table for k in KINDS} == {HUNTS[0].table}
     assert not kinds["password_spray"].blockable  # rotating residential proxies, shared with real users
     assert kinds["fast_spray"].blockable and kinds["signin_brute_force"].blockable
     assert kinds["signin_brute_force"].technique == "T1110.001"
     assert {kinds["password_spray"].technique, kinds["fast_spray"].technique} == {"T1110.003"}
-    assert all(k.targets == ("users",) and "users" not in k.actors for k in KINDS)
+    attacks = [k for k in KINDS if k.name != "stale_credentials"]
+    assert all(k.targets == ("users",) and "users" not in k.actors for k in attacks)
+    stale = kinds["stale_credentials"]  # its address is the tenant's own: a target, never blocked
+    assert stale.actors == () and stale.targets == ("users", "ips") and not stale.blockable
+    assert not stale.blockable_agents and stale.technique == "T1078"

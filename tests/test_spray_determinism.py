@@ -25,8 +25,8 @@ import pytest
 from tracehound.findings import dumps
 from tracehound.schema import SIGNINS
 from tracehound.spray import SprayHunter
-from tracehound.spray.fingerprint import (KEY_SEP, NAME_SEP, FingerprintRules, campaign_members,
-                                          label_fields, merge_keys)
+from tracehound.spray.fingerprint import FingerprintRules, campaign_members, label_fields
+from tracehound.spray.rotation import rotation_tests
 from tracehound.spray.rarity import field_rarity
 
 SIM = dict(users=250, days=50, seed=2)
@@ -175,22 +175,18 @@ def test_label_fields_do_not_follow_the_engines_row_order():
         assert [list(got[c]) for c in got] == [list(ref[c]) for c in ref]  # dict order too
 
 
-def _key(**fields) -> str:
-    return "".join(f"{KEY_SEP}{k}{NAME_SEP}{v}" for k, v in fields.items())
-
-
-def test_merge_keys_numbers_campaigns_the_same_in_any_row_order():
-    t0 = pd.Timestamp("2024-01-01", tz="UTC")
-    rows = [(c, _key(client_app=app, user_agent=ua), a, b)
-            for c, (app, ua, a, b) in enumerate([("IMAP4", "BAV2ROPC", 0, 60), ("Browser", "curl", 5, 70),
-                                                 ("Browser", "wget", 3, 66), ("SMTP", "x", 10, 10.2),
-                                                 ("Other", "y", 1, 90), ("IMAP4", "python", 2, 80)])]
-    spans = pd.DataFrame([{"cluster": c % 3, "key": k, "first": t0 + pd.Timedelta(days=a),
-                           "last": t0 + pd.Timedelta(days=b)} for c, k, a, b in rows])
-    ref = merge_keys(spans, min_span_days=14)
-    assert len(set(ref.values())) >= 3
-    for shuffled in _shuffles(spans):
-        assert merge_keys(shuffled, min_span_days=14) == ref
+def test_rotation_tests_do_not_follow_the_engines_row_order():
+    rng = np.random.default_rng(3)
+    by_bin = pd.DataFrame([(c, f, v, b, int(rng.integers(1, 9))) for c in (0, 2) for f in ("app", "client_app")
+                           for v in ("a", "b", "c") for b in range(8)],
+                          columns=["campaign", "feature", "value", "tbin", "n"])
+    by_user = pd.DataFrame([(c, f, f"u{i}", int(rng.integers(1, 4)), int(rng.integers(1, 3)))
+                            for c in (0, 2) for f in ("app", "client_app") for i in range(30)],
+                           columns=["campaign", "feature", "user", "n", "values"])
+    ref = rotation_tests(by_bin, by_user)
+    assert set(ref) == {(c, f) for c in (0, 2) for f in ("app", "client_app")}
+    for b, u in zip(_shuffles(by_bin), _shuffles(by_user)):
+        assert rotation_tests(b, u) == ref
 
 
 def test_campaign_members_break_ties_by_cluster():
@@ -199,6 +195,7 @@ def test_campaign_members_break_ties_by_cluster():
         assert campaign_members(shuffled) == [1, 4, 7]  # 1 and 4 tie at 10 attempts: lower first
 
 
+@pytest.mark.parity
 def test_duplicate_event_ids_keep_the_same_copy_in_any_row_order(engine):
     """Overlapping exports repeat events; when two copies disagree, which one is kept must not
     depend on the order the engine meets them (earliest first, then the other columns)."""

@@ -230,7 +230,7 @@ def _rows(**over) -> dict:
 
 
 def _table(rows) -> pa.Table:
-    return pa.table({n: [r[n] for r in rows] for n in SIGNINS.names}, schema=SIGNINS)
+    return pa.table({n: [r.get(n) for r in rows] for n in SIGNINS.names}, schema=SIGNINS)
 
 
 @pytest.mark.parametrize("case, message", [

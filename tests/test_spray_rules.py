@@ -1,4 +1,4 @@
-"""The hunt's explicit rules, one at a time: smoothing, thresholds, evenness, verdicts, merging."""
+"""The hunt's explicit rules, one at a time: smoothing, thresholds, evenness, verdicts, expansion."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from tracehound.errors import ConfigError
-from tracehound.spray.fingerprint import KEY_SEP, NAME_SEP, FingerprintRules, merge_keys, parse_key
+from tracehound.spray.fingerprint import FingerprintRules
 from tracehound.spray.pruning import PruningRules, judge, ks_uniform
 from tracehound.spray.rarity import decode_patterns, field_rarity
 
@@ -92,57 +92,12 @@ def test_rules_validated():
 
 @pytest.mark.parametrize("field, value", [("share", 1.5), ("share", "90%"), ("success_posterior", True),
                                           ("max_values", 0), ("max_values", 2.5), ("success_specific_max", -1),
+                                          ("max_rotation", 0), ("rotation_p", 2),
                                           ("success_slack_days", -1), ("expand", "yes")])
 def test_fingerprint_rules_validated(field, value):
     with pytest.raises(ConfigError, match=field):
         FingerprintRules(**{field: value})
     assert FingerprintRules() == FingerprintRules(**FingerprintRules().to_dict())
-
-
-def key(**values) -> str:
-    return "".join(f"{KEY_SEP}{k}{NAME_SEP}{v}" for k, v in values.items())
-
-
-def spans(rows):
-    t0 = pd.Timestamp("2024-01-01", tz="UTC")
-    return pd.DataFrame([{"cluster": c, "key": k, "first": t0 + pd.Timedelta(days=a),
-                          "last": t0 + pd.Timedelta(days=b)} for c, k, a, b in rows])
-
-
-def test_merge_keys_rotation_merged_tools_apart():
-    imap = key(client_app="IMAP4", user_agent="BAV2ROPC")
-    ua1 = key(client_app="Other clients", user_agent="python-requests")
-    ua2 = key(client_app="Other clients", user_agent="curl")
-    burst = key(client_app="Other clients", user_agent="Go-http-client")
-    groups = merge_keys(spans([(0, imap, 5, 80), (0, ua1, 3, 90), (0, ua2, 10, 85), (0, burst, 40, 40.01)]),
-                        min_span_days=14)
-    assert groups[(0, ua1)] == groups[(0, ua2)]                 # one tool rotating user agents
-    assert groups[(0, imap)] != groups[(0, ua1)]                # a different client app: another tool
-    assert groups[(0, burst)] != groups[(0, ua1)]               # a burst never joins a trickle
-    assert parse_key(ua1) == {"client_app": "Other clients", "user_agent": "python-requests"}
-
-
-def test_merge_keys_across_clusters_needs_an_anchor():
-    a = key(app="OfficeHome", user_agent="Chrome")
-    b = key(app="OfficeHome")
-    c = key(user_agent="Chrome")
-    groups = merge_keys(spans([(0, a, 0, 50), (1, b, 2, 60), (2, c, 1, 55)]), min_span_days=14)
-    assert groups[(0, a)] == groups[(1, b)]   # same app: the anchor agrees
-    assert groups[(2, c)] != groups[(0, a)]   # only a user agent in common: no anchor
-    user_split = key(app="OfficeHome") + f"{KEY_SEP}user{NAME_SEP}victim@x.com"
-    groups = merge_keys(spans([(0, a, 0, 50), (0, user_split, 0, 50)]), min_span_days=14)
-    assert groups[(0, a)] != groups[(0, user_split)]
-
-
-def test_value_key_cannot_be_forged(duckdb_engine):
-    import pyarrow as pa
-
-    from tracehound.spray.fingerprint import value_key
-
-    crafted = f"evil{KEY_SEP}user{NAME_SEP}victim@x.com"
-    t = duckdb_engine.load(pa.table({"f_user_agent": [crafted], "f_app": ["OfficeHome"]}), "keys")
-    key = duckdb_engine.to_pandas(t.select(k=value_key(t, ["app", "user_agent"]))).k[0]
-    assert set(parse_key(key)) == {"app", "user_agent"}
 
 
 def test_expand_moves_attempts_out_of_dropped_campaigns_only(duckdb_engine):
@@ -176,7 +131,8 @@ def test_expand_moves_attempts_out_of_dropped_campaigns_only(duckdb_engine):
             {"campaign": 1, "kind": None, "fingerprint": {}, "score": 0.0},
             {"campaign": 2, "kind": "fast_spray", "fingerprint": {"app": ["OfficeHome"]}, "score": 0.5},
             {"campaign": 3, "kind": None, "fingerprint": {"app": ["OfficeHome"]}, "score": 0.0}]
-    expanded = expand(bits, campaign, rows, duckdb_engine, alone={3})
+    expanded, changed = expand(bits, campaign, rows, duckdb_engine, alone={3})
+    assert changed == {0, 1}  # the campaign that grew and the dropped one that lost an attempt
     out = duckdb_engine.to_pandas(expanded.select("event_id", "campaign"))
     assert out.event_id.is_unique
     got = dict(zip(out.event_id, out.campaign.astype(int)))

@@ -48,6 +48,7 @@ def _site(visitors: int = 30) -> list[tuple]:
     return rows
 
 
+@pytest.mark.parity
 def test_sessions_split_on_gap_and_max_length(engine):
     rows = [("1.1.1.1", 0, "GET", "/", 200), ("1.1.1.1", 60, "GET", "/a", 200),
             ("1.1.1.1", 60 + 31 * 60, "GET", "/b", 200),             # > 30 min pause: new session
@@ -93,6 +94,7 @@ def test_states_template_volatile_parts_drop_query_and_fold_assets(duckdb_engine
     assert "GET /logo.PNG" in set(unfolded["state"])
 
 
+@pytest.mark.parity
 def test_support_counts_distinct_clients_not_hits(engine):
     rows = _site(10)
     rows += [("6.6.6.6", k, "GET", "/blog/", 200) for k in range(0, 50, 2)]  # one client, 25 self-loops

@@ -63,6 +63,7 @@ def test_fckeditor_walk_is_explained_as_never_seen(duckdb_engine, apache_log):
     assert all(e.startswith("apache_logs:") for e in f.event_ids)
 
 
+@pytest.mark.parity
 def test_engines_agree_on_parsing_model_counts_high_ips_and_findings(engine, duckdb_engine, apache_log):
     results = {}
     for eng in (engine, duckdb_engine):

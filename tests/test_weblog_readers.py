@@ -38,6 +38,7 @@ def _write(path, lines, *, gz=False):
     return path
 
 
+@pytest.mark.parity
 def test_combined_and_common_lines_become_canonical_rows(engine, tmp_path):
     log = _write(tmp_path / "access.log", [COMBINED, COMMON])
     table, report = read_weblogs([log], engine)
@@ -162,3 +163,45 @@ def test_garbage_never_crashes_and_every_line_is_accounted_for(duckdb_engine, tm
     assert report.records + report.bad_count == non_blank
     assert duckdb_engine.scalar(table.count()) == report.records
     assert all(b.file == str(log) and 10 <= b.line <= len(lines) for b in report.bad)
+
+
+IIS_HEAD = ("#Software: Microsoft Internet Information Services 10.0\n#Version: 1.0\n#Date: 2024-05-01 00:00:00\n"
+            "#Fields: date time s-ip cs-method cs-uri-stem cs-uri-query s-port cs-username c-ip cs(User-Agent) "
+            "cs(Referer) sc-status sc-substatus sc-win32-status sc-bytes time-taken\n")
+
+
+def test_iis_w3c_log_becomes_web_requests(duckdb_engine, tmp_path):
+    path = tmp_path / "u_ex240501.log"
+    path.write_text(IIS_HEAD
+                    + "2024-05-01 10:00:00 10.0.0.5 GET /login.aspx ReturnUrl=%2f 443 - 203.0.113.7 "
+                      "Mozilla/5.0+(Windows+NT+10.0) https://example.org/ 200 0 0 5120 31\n"
+                    + "2024-05-01 10:00:01 10.0.0.5 POST /api/x - 443 CORP\\alice 2001:db8::7 - - 401 1 0 0 15\n"
+                    + "2024-05-01 10:00:02 10.0.0.5 GET /a - 443 - not-an-ip - - 200 0 0 1 1\n"
+                    + "#Fields: date time c-ip cs-method cs-uri-stem sc-status\n"
+                    + "2024-05-01 10:00:03 198.51.100.9 HEAD /b 404\n"
+                    + "2024-05-01 10:00:04 198.51.100.9 HEAD\n", encoding="utf-8")
+    assert sniff_weblog_format(path) == "iis"
+    table, report = read_weblogs([path], duckdb_engine)
+    df = duckdb_engine.to_pandas(table).sort_values("time")
+    assert df[["client_ip", "method", "path", "query", "status", "user", "source"]].values.tolist() == [
+        ["203.0.113.7", "GET", "/login.aspx", "ReturnUrl=%2f", 200, None, "iis"],
+        ["2001:db8::7", "POST", "/api/x", None, 401, "CORP\\alice", "iis"],
+        ["198.51.100.9", "HEAD", "/b", None, 404, None, "iis"]]
+    assert df["user_agent"].iloc[0] == "Mozilla/5.0 (Windows NT 10.0)" and df["event_id"].iloc[0] == f"{path.name}:5"
+    assert report.records == 3 and report.formats["iis"] == 3 and [b.line for b in report.bad] == [7, 10]
+    assert list(table.columns) == schema.WEB_REQUESTS.names
+
+
+def test_iis_twin_of_the_simulated_site_gives_the_apache_findings(duckdb_engine, tmp_path):
+    from tracehound.simulate.weblogs import simulate_weblogs
+    from tracehound.web.scoring import WebSessionDetector
+
+    info = simulate_weblogs(tmp_path, visitors=120, scanners=3, days=1, seed=3, iis=True)
+    found = {}
+    for key in ("log", "iis_log"):
+        table, report = read_weblogs([info[key]], duckdb_engine)
+        assert report.bad_count == 0 and report.records == info["lines"]
+        detector = WebSessionDetector().fit(table, duckdb_engine)
+        found[key] = sorted((f.kind, f.severity, f.actors["ips"], f.first_seen, f.last_seen, len(f.event_ids))
+                            for f in detector.detect(detector.score(table)))
+    assert len(found["log"]) >= 3 and found["log"] == found["iis_log"]

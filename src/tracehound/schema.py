@@ -30,6 +30,11 @@ SIGNINS = pa.schema([
     ("device_name", pa.string()),
     ("is_interactive", pa.bool_()),
     ("source", pa.string()),
+    # Added for other identity providers (issue 14); null where a source does not say.
+    ("provider", pa.string()),        # "entra", "okta": whose sign-in it is
+    ("failure_kind", pa.string()),    # bad_password / unknown_user / locked / mfa / other; null = success
+    ("asn", pa.int64()),              # autonomous system of the address, as the provider recorded it
+    ("is_proxy", pa.bool_()),         # the provider judged the address an anonymising proxy (Okta)
 ])
 
 LOGONS = pa.schema([
@@ -44,6 +49,12 @@ LOGONS = pa.schema([
     ("event_code", pa.int64()),
     ("success", pa.bool_()),
     ("source", pa.string()),
+    # Added for Kerberos / NTLM (issue 14): ``kerberos`` / ``ntlm`` / ``ssh`` / ...; why a failure
+    # failed, provider-neutral (``bad_password``, ``unknown_user``, ``locked``, ``other``; null for a
+    # success); the event's raw status code (Kerberos result, NTSTATUS), null where there is none.
+    ("auth_protocol", pa.string()),
+    ("failure_kind", pa.string()),
+    ("status", pa.int64()),
 ])
 
 WEB_REQUESTS = pa.schema([
@@ -110,6 +121,14 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "web_requests": ("event_id", "time", "client_ip"),
     "connections": ("event_id", "time", "src_ip", "dst_ip"),
     "detections": ("event_id", "time", "user"),
+}
+
+
+#: Columns added to a table after its first release: canonical Parquet written before them lacks
+#: them, and is still that table (they read as null).
+ADDED: dict[str, tuple[str, ...]] = {
+    "logons": ("auth_protocol", "failure_kind", "status"),
+    "signins": ("provider", "failure_kind", "asn", "is_proxy"),
 }
 
 

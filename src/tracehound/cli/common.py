@@ -58,7 +58,9 @@ def report_reads(report: ReadReport, rejects: Path | None, label: str = "read") 
     if rejects is not None:
         console.print(f"  set-aside records and unreadable files: {rejects}")
     for rec in report.unreadable_files[:10]:
-        console.print(f"  [yellow]unreadable[/] {rec.file}: {rec.reason}", highlight=False)
+        console.print(f"  [yellow]unreadable[/] {escape(str(rec.file))}: {escape(rec.reason)}", highlight=False)
+    for line in report.details():  # damaged files with what was lost, then warnings (e.g. events no hunt reads)
+        console.print(f"  [yellow]{escape(line)}[/]", highlight=False, soft_wrap=True)
 
 
 def summary_table(title: str, rows: list[tuple[str, str]]) -> Table:

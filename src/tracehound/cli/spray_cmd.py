@@ -99,6 +99,8 @@ def evaluate_spray(
     one_run_per_tenant: bool = typer.Option(False, "--one-run-per-tenant",
                                             help="With --real-m365: each run in its own tenant instead of "
                                                  "all runs in one."),
+    fmt: str = typer.Option("signinlogs", "--format", help="signinlogs (the simulator's SigninLogs), or okta: "
+                            "each simulated tenant written as an Okta System Log, read back and hunted."),
     engine_name: str = ENGINE_OPTION,
     master: Optional[str] = MASTER_OPTION,
     quiet: bool = QUIET_OPTION,
@@ -106,12 +108,24 @@ def evaluate_spray(
     """Run the spray hunt on labelled tenants and print found / coverage / purity / precision / recall."""
     from ..evaluation.spray import markdown_tables, real_and_evaluate, simulate_and_evaluate
 
+    with friendly_errors():
+        if fmt not in ("signinlogs", "okta"):
+            raise ConfigError(f"--format must be signinlogs or okta, got {fmt!r}")
+        if fmt == "okta" and real_m365 is not None:
+            raise ConfigError("--format okta simulates its tenants; it cannot be combined with --real-m365")
     with friendly_errors(), open_engine(engine_name, master) as engine:
         with tempfile.TemporaryDirectory(prefix="tracehound-eval-") as tmp:
             folder = work_dir or Path(tmp)
             with _status("evaluating", quiet) as status:
                 progress = status.update if status is not None else None
-                if real_m365 is not None:
+                if fmt == "okta":
+                    from ..evaluation.okta import okta_and_evaluate
+
+                    scores = okta_and_evaluate(
+                        folder, engine, tenants=tenants, users=users, days=days,
+                        difficulties=tuple(difficulty), presets=tuple(preset), first_seed=first_seed,
+                        progress=progress)
+                elif real_m365 is not None:
                     scores = real_and_evaluate(
                         real_m365, folder, engine, seeds=tuple(range(first_seed, first_seed + tenants)),
                         users=users, days=days, replays=replays, weeks=weeks, presets=tuple(preset),

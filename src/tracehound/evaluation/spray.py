@@ -26,7 +26,8 @@ from ..engine import Engine
 from ..errors import ConfigError, InputFormatError
 from ..findings import Finding
 from ..spray import SprayHunter
-from ..spray.kinds import BRUTE_FORCE, FAST_SPRAY, PASSWORD_SPRAY
+from ..spray.hunter import DEFAULT_FAILURE_CODES
+from ..spray.kinds import BRUTE_FORCE, FAST_SPRAY, PASSWORD_SPRAY, STALE_CREDENTIALS
 
 if TYPE_CHECKING:
     from ..simulate.writer import ExtraRecord
@@ -35,7 +36,13 @@ LOW_AND_SLOW = "low_and_slow_spray"
 #: Label kinds (the simulator's ground truth, not finding kinds) that are benign look-alikes or other
 #: attacks; none may be reported as a low-and-slow campaign.
 CONFOUNDER_KINDS = ("typo", "expired_password", "mfa_interrupt", "traveller", "new_device",
-                    "service_account", "fast_spray", "brute_force")
+                    "service_account", "stale_credential", "fast_spray", "brute_force")
+#: Label kind → the finding kind a burst must come out as, one finding per labelled burst.
+BURST_KINDS = {"fast_spray": FAST_SPRAY, "brute_force": BRUTE_FORCE}
+#: Label kinds of services failing on a clock with a retired password: ``stale_credentials``, never an attack.
+STALE_KINDS = ("service_account", "stale_credential")
+#: Label kinds whose successes are an attacker's (linking them is right).
+ATTACK_KINDS = ("low_and_slow_spray", "fast_spray", "brute_force", "external")
 #: Label kind of injected real runs that are *not* password sprays (e.g. an MFA sweep); the simulator's
 #: generic kind for external records. A per-campaign row says whether any was reported as a spray.
 NEGATIVE = "external"
@@ -52,7 +59,7 @@ class TenantScore:
 
 
 def score_findings(findings: list[Finding], labels: pd.DataFrame, *, tenant: str, preset: str,
-                   seconds: float) -> TenantScore:
+                   seconds: float, failure_codes=DEFAULT_FAILURE_CODES) -> TenantScore:
     """Compare findings with ground truth; ``labels`` has columns event_id, label, kind, success.
 
     One row per labelled low-and-slow campaign (its failed attempts are the truth; its successes are
@@ -71,8 +78,7 @@ def score_findings(findings: list[Finding], labels: pd.DataFrame, *, tenant: str
     linked_by = [set(f.success_event_ids or []) for f in sprays]
     linked = set().union(*linked_by) if sprays else set()
     all_reported = set().union(*reported) if reported else set()
-    attack_success = set(planted_success.event_id) | set(labels[(labels.kind != "benign") & labels.success &
-                                                                 (labels.label != "benign")].event_id)
+    attack_success = set(labels[labels.kind.isin(ATTACK_KINDS) & labels.success].event_id)
     rows = []
     for expected, group_rows in ((PASSWORD_SPRAY, attempts), ("nothing", labels[labels.kind == NEGATIVE])):
         for name, group in group_rows.groupby("label"):
@@ -115,10 +121,65 @@ def score_findings(findings: list[Finding], labels: pd.DataFrame, *, tenant: str
         "benign_successes_flagged": len(linked - attack_success),
         "confounder_events_as_spray": confounders,
         "spray_findings": len(sprays),
-        "other_findings": {k: sum(f.kind == k for f in findings) for k in (FAST_SPRAY, BRUTE_FORCE)},
+        "other_findings": {k: sum(f.kind == k for f in findings) for k in (FAST_SPRAY, BRUTE_FORCE,
+                                                                             STALE_CREDENTIALS)},
         "seconds": round(seconds, 2),
     }
-    return TenantScore(tenant, preset, pd.DataFrame(rows), summary)
+    bursts = burst_rows(findings, labels, failure_codes=failure_codes)
+    summary["bursts_as_one_finding"] = f"{sum(r['found'] for r in bursts if r['expected'] != STALE_CREDENTIALS)}/" \
+                                       f"{sum(r['expected'] != STALE_CREDENTIALS for r in bursts)}"
+    summary["stale_found"] = f"{sum(r['found'] for r in bursts if r['expected'] == STALE_CREDENTIALS)}/" \
+                             f"{sum(r['expected'] == STALE_CREDENTIALS for r in bursts)}"
+    summary["stale_as_attack"] = sum(r["in_attack_findings"] for r in bursts if r["expected"] == STALE_CREDENTIALS)
+    summary["seconds"] = summary.pop("seconds")
+    for r in bursts:
+        r.update(tenant=tenant, preset=preset, seconds=round(seconds, 2))
+    columns = ["tenant", "preset", "campaign", "expected", "attempts", "found", "coverage", "purity",
+               "event_precision", "event_recall", "successes_linked", "benign_successes_flagged", "finding",
+               "findings", "in_attack_findings", "seconds"]
+    frame = pd.DataFrame(rows + bursts, columns=columns)
+    return TenantScore(tenant, preset, frame, summary)
+
+
+def burst_rows(findings: list[Finding], labels: pd.DataFrame, *, failure_codes=DEFAULT_FAILURE_CODES) -> list[dict]:
+    """One row per labelled burst (fast spray, brute force) and per stale service: is it exactly one
+    finding of its kind (≥ 80 % of its password-type failures at ≥ 90 % purity, and no other finding
+    holding any of its events), and how many of its events other findings hold.
+
+    A burst's truth is its failures with a password-type result (``labels`` needs a ``result`` column
+    for that; without one every failure counts): its lockout answers are no password guess and no hunt
+    sees them. A stale service's truth is every failure it made."""
+    codes = set(int(c) for c in failure_codes)
+    failed = labels[~labels.success]
+    if "result" in labels.columns:
+        typed = failed[pd.to_numeric(failed.result, errors="coerce").isin(codes)]
+    else:
+        typed = failed
+    attack = [f for f in findings if f.kind != STALE_CREDENTIALS]
+    out = []
+    groups = [(name, BURST_KINDS[kind], g) for (name, kind), g in typed.groupby(["label", "kind"])
+              if kind in BURST_KINDS]
+    groups += [(kind if name == "benign" else name, STALE_CREDENTIALS, g)
+               for (name, kind), g in failed.groupby(["label", "kind"]) if kind in STALE_KINDS]
+    for name, expected, group in sorted(groups, key=lambda x: x[0]):
+        truth = set(group.event_id)
+        touching = [f for f in findings if truth & set(f.event_ids)]
+        best = max(touching, key=lambda f: (len(truth & set(f.event_ids)), f.id), default=None)
+        overlap = len(truth & set(best.event_ids)) if best else 0
+        coverage = overlap / len(truth)
+        purity = overlap / len(best.event_ids) if best else 0.0
+        in_attacks = len(truth & set().union(*(set(f.event_ids) for f in attack))) if attack else 0
+        ok = best is not None and best.kind == expected and coverage >= 0.8 and purity >= 0.9
+        if expected == STALE_CREDENTIALS:
+            ok = ok and in_attacks == 0
+        else:
+            ok = ok and len(touching) == 1
+        out.append({"campaign": name, "expected": expected, "attempts": len(truth), "found": bool(ok),
+                    "coverage": round(coverage, 3), "purity": round(purity, 3), "event_precision": None,
+                    "event_recall": None, "successes_linked": "", "benign_successes_flagged": 0,
+                    "finding": best.id if best else None, "findings": len(touching),
+                    "in_attack_findings": in_attacks})
+    return out
 
 
 def evaluate_tenant(paths: list[Path], labels_path: Path, engine: Engine, *, tenant: str,
@@ -136,7 +197,10 @@ def evaluate_tenant(paths: list[Path], labels_path: Path, engine: Engine, *, ten
     findings = hunter.detect(hunter.score(table))
     seconds = time.perf_counter() - start
     labels = pd.read_csv(labels_path, dtype=str)
-    return score_findings(findings, labels, tenant=tenant, preset=preset, seconds=seconds)
+    failed = engine.to_pandas(table.filter(~table.success.fill_null(False)).select("event_id", "result"))
+    labels = labels.merge(failed.astype({"event_id": str}), on="event_id", how="left")
+    return score_findings(findings, labels, tenant=tenant, preset=preset, seconds=seconds,
+                          failure_codes=hunter.failure_codes)
 
 
 def simulate_and_evaluate(work_dir: Path, engine: Engine, *, tenants: int = 5, users: int = 2000,

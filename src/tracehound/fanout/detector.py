@@ -43,6 +43,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import ibis
+import ibis.expr.datatypes as dt
+from ibis.common.exceptions import IbisError
 import numpy as np
 import pandas as pd
 
@@ -227,10 +229,11 @@ class FanoutDetector:
         return end if end.tzinfo else end.replace(tzinfo=timezone.utc)
 
     def prepare(self, table: ibis.Table) -> ibis.Table:
-        """Filtered rows as ``entity, target, b, shifted, time, event_id, entity_alt, target_alt``
+        """Filtered rows as ``entity, target, b, shifted, time, event_id, entity_alt, target_alt, label``
         (``b`` the bucket index, ``shifted`` the index of the bucket shifted by half a width that
         holds the row: bucket ``s`` of that grid covers ``[(s + ½)·w, (s + 1½)·w)``; ``*_alt``: the
-        value came from the fallback column, which decides its entity type in a finding)."""
+        value came from the fallback column, which decides its entity type in a finding; ``label``:
+        the preset's ``recast`` column, null without one)."""
         spec = self.spec()
         for col in (spec.entity, spec.target, "time", *filter(None, [spec.entity_fallback, spec.target_fallback])):
             if col not in table.columns:
@@ -242,13 +245,15 @@ class FanoutDetector:
         t = t.filter(spec.entity_of(t).notnull() & spec.target_of(t).notnull())
         width = seconds(spec.bucket)
         event_id = t.event_id if "event_id" in t.columns else ibis.literal("").name("event_id")
-        epoch = t.time.epoch_seconds()
+        epoch = epoch_seconds(t.time)
         no = ibis.literal(False)
+        label = t[spec.recast[0]].cast("string") if spec.recast and spec.recast[0] in t.columns \
+            else ibis.literal(None, type="string")
         return t.select(entity=spec.entity_of(t).cast("string"), target=spec.target_of(t).cast("string"),
                         b=(epoch // width).cast("int64"), shifted=((epoch - width // 2) // width).cast("int64"),
                         time=t.time, event_id=event_id,
                         entity_alt=t[spec.entity].isnull() if spec.entity_fallback else no,
-                        target_alt=t[spec.target].isnull() if spec.target_fallback else no)
+                        target_alt=t[spec.target].isnull() if spec.target_fallback else no, label=label)
 
     def _spans(self, spec: FanoutSpec) -> tuple[int, int, int]:
         """Bucket width in seconds, and the baseline and detection windows in buckets."""
@@ -267,6 +272,13 @@ class FanoutDetector:
                 return None
             detect_end = newest + 1
         detect_start = detect_end - detect
+        if self.cold_start and spec.short_floor and end is None:
+            # A short capture: nothing in it is old enough to be history, so all of it is searched
+            # (a scan in its first half is not "baseline" because the capture straddles an hour).
+            oldest = _bucket(self.engine_.scalar(rows.b.min()))
+            history = int(round(self.min_history_days * 86400 / width))
+            if oldest is not None and oldest > detect_start - history:
+                detect_start = min(detect_start, oldest)
         baseline_start = detect_start - baseline
         baseline_end = detect_start if self.exclude_detection else detect_end
         return Windows(width, baseline_start, baseline_end, detect_start, detect_end)
@@ -308,7 +320,9 @@ class FanoutDetector:
         bucket_start, n, new, mean, sigma, bound, basis, exceeds``. ``offset`` is 0 for the aligned
         buckets and 0.5 for the half-shifted ones (``overlap``; bucket ``b`` of that grid starts half
         a width after aligned bucket ``b``; only shifted buckets that lie wholly inside the detection
-        window are scored). ``basis`` is ``entity`` (its own baseline), ``population`` (cold start) or
+        window are scored). ``basis`` is ``entity`` (its own baseline), ``population`` (cold start),
+        ``capture`` (nothing has history — a short capture — and the preset has a ``short_floor``:
+        the median and robust σ of the window's own sources, the bound at least that floor) or
         ``none`` (no history and no population to compare with: mean 0, σ at its floor).
         """
         check_fitted(self)
@@ -379,11 +393,17 @@ class FanoutDetector:
         scores = scores.merge(stats, on="entity", how="left")
         own = scores["mean"].notna() & ~scores["cold"].eq(True)
         use_pop = ~own & self.cold_start & (pop["buckets"] > 0)
-        scores["basis"] = np.where(own, "entity", np.where(use_pop, "population", "none"))
-        scores["mean"] = np.where(own, scores["mean"], np.where(use_pop, pop["mean"], 0.0))
-        scores["sigma"] = np.where(own, scores["sigma"], np.where(use_pop, pop["sigma"], 0.0))
+        capture = ~own & ~use_pop & self.cold_start & (self.spec().short_floor > 0)
+        median, spread = _window_population(scores)
+        scores["basis"] = np.where(own, "entity", np.where(use_pop, "population",
+                                                           np.where(capture, "capture", "none")))
+        scores["mean"] = np.where(own, scores["mean"], np.where(use_pop, pop["mean"],
+                                                                np.where(capture, median, 0.0)))
+        scores["sigma"] = np.where(own, scores["sigma"], np.where(use_pop, pop["sigma"],
+                                                                  np.where(capture, spread, 0.0)))
+        floor = np.where(capture, max(self.spec().short_floor, self.spec().min_bound), self.spec().min_bound)
         scores["bound"] = np.maximum(bound(scores["mean"].to_numpy(float), scores["sigma"].to_numpy(float),
-                                           self.k, self.sigma_floor), self.spec().min_bound)
+                                           self.k, self.sigma_floor), floor)
         scores["n"] = scores["n"].astype(int)
         scores["new"] = scores["new"].astype(int)
         exceeds = scores["n"] > scores["bound"]
@@ -431,7 +451,7 @@ class FanoutDetector:
         mine = rows.filter(rows.entity.isin(entities))
         detail = engine.to_pandas(
             mine.filter((mine.b >= w.detect_start) & (mine.b < w.detect_end))
-            .select("entity", "target", "b", "time", "event_id", "entity_alt", "target_alt")
+            .select("entity", "target", "b", "time", "event_id", "entity_alt", "target_alt", "label")
             .limit(MAX_DETAIL_ROWS))
         seen = self._seen(scores.baseline_pairs, w)
         seen = seen.filter(seen.s_entity.isin(entities))
@@ -439,6 +459,46 @@ class FanoutDetector:
         history = self._history(scores.baseline_counts, rows, w, w.detect_end)
         series = engine.to_pandas(history.filter(history.entity.isin(entities)))
         return build_findings(spec, self, flagged, detail, known, w, series)
+
+
+#: Least sources in the detection window for their own median and spread to say what is usual on a
+#: short capture; with fewer, the attacker could be half of them, and the floor alone is the bound.
+MIN_CAPTURE_POPULATION = 5
+
+
+def _window_population(scores: pd.DataFrame) -> tuple[float, float]:
+    """Median and robust σ (1.4826·MAD) of the aligned detection buckets' counts, one per entity at
+    its busiest: what is usual when nothing has history (a capture of half an hour), robust because
+    the attacker is part of it; ``(0, 0)`` below :data:`MIN_CAPTURE_POPULATION` entities."""
+    aligned = scores[scores["offset"] == 0]
+    busiest = aligned.groupby("entity")["n"].max().to_numpy(float) if len(aligned) else np.array([])
+    if len(busiest) < MIN_CAPTURE_POPULATION:
+        return 0.0, 0.0
+    median = float(np.median(busiest))
+    return median, 1.4826 * float(np.median(np.abs(busiest - median)))
+
+
+_UTC_TIME = dt.Timestamp(timezone="UTC")
+
+
+@ibis.udf.scalar.builtin(name="epoch")
+def _duckdb_epoch(time: _UTC_TIME) -> dt.float64:
+    """DuckDB's ``epoch()`` applied to the UTC timestamp itself."""
+
+
+def epoch_seconds(time: ibis.TimestampValue) -> ibis.FloatingValue:
+    """Seconds since 1970 of a UTC timestamp column, the cheapest way the engine has.
+
+    Ibis's ``epoch_seconds`` casts DuckDB's ``TIMESTAMP WITH TIME ZONE`` to a plain ``TIMESTAMP``
+    first, a per-row time-zone conversion that cost 5 s of every 7 s scan of 50M logons
+    (benchmarks/README.md, "Fan-out"); DuckDB's ``epoch`` gives the same seconds straight from the
+    stored UTC microseconds. Other engines keep Ibis's expression.
+    """
+    try:
+        backend = ibis.get_backend(time).name
+    except IbisError:  # an unbound expression (no engine yet): Ibis's portable form
+        backend = None
+    return _duckdb_epoch(time) if backend == "duckdb" else time.epoch_seconds()
 
 
 def _bucket(value) -> int | None:

@@ -48,6 +48,10 @@ def _basis_text(row, detector: "FanoutDetector", bucket: str) -> str:
         return (f"{row['entity']} has less than {detector.min_history_days:g} days of history, so it is "
                 f"compared with all established entities (cold start): {mean:.1f} ± {sigma:.1f} per "
                 f"{bucket}, bound {limit}")
+    if row["basis"] == "capture":
+        return (f"there is no history: nothing in this input is older than {detector.min_history_days:g} "
+                f"days (a short capture), so {row['entity']} is compared with every source in the window "
+                f"itself: median {mean:.1f}, robust σ {sigma:.1f} per {bucket}, bound {limit}")
     return (f"{row['entity']} has no baseline and there is no population to compare with, so the bound "
             f"is the floor: ceil(0 + {detector.k:g}·{detector.sigma_floor:g}) = "
             f"{math.ceil(detector.k * detector.sigma_floor)}")
@@ -99,6 +103,16 @@ def _roles(spec: FanoutSpec, entity: str, mine: pd.DataFrame,
         if kind and not (kind == entity_type and target == entity):
             other.setdefault(kind, []).append(str(target))
     return (side, other) if spec.entity_is_actor else (other, side)
+
+
+def _recast(spec: FanoutSpec, mine: pd.DataFrame) -> tuple[str, dict[str, int]]:
+    """The finding's kind — the preset's, or its ``recast`` kind when that share of its events carry
+    the recast value — and the events counted per label value (``failure_kind``)."""
+    if spec.recast is None or not len(mine) or "label" not in mine.columns:
+        return spec.kind, {}
+    labels = {str(k): int(v) for k, v in mine["label"].dropna().value_counts().items()}
+    _, value, share, kind = spec.recast
+    return (kind if labels.get(value, 0) >= share * len(mine) else spec.kind), labels
 
 
 def _flagged(rows: pd.DataFrame, w: "Windows") -> list[dict]:
@@ -155,16 +169,23 @@ def build_findings(spec: FanoutSpec, detector: "FanoutDetector", flagged: pd.Dat
                     f"({len(buckets)} {how} {bucket} buckets over the bound, up to {observed} in one)")
         else:
             lead = f"{entity} {spec.verb} {observed} {spec.target_noun} {_window_text(start, end)}"
-        floor = (f", raised to the preset's least bound of {spec.min_bound}"
-                 if limit == spec.min_bound and _statistical(top, detector) < limit else "")
+        least = max(spec.min_bound, spec.short_floor) if top["basis"] == "capture" else spec.min_bound
+        what = "short-capture floor" if top["basis"] == "capture" else "preset's least bound"
+        floor = (f", raised to the {what} of {least}"
+                 if limit == least and _statistical(top, detector) < limit else "")
+        kind, labels = _recast(spec, mine)
+        if kind != spec.kind:
+            lead += (f"; {labels.get(spec.recast[1], 0)} of its {len(mine)} attempts name accounts that do "
+                     f"not exist, so this is user enumeration (testing which names exist) rather than "
+                     f"password guessing")
         of = f"{len(targets)} sources" if spec.count == "events" else f"{len(targets)}"
         explanation = (f"{lead}; {_basis_text(top, detector, bucket)}{floor}; "
                        f"{len(new_targets)} of the {of} are new for {entity}.")
         listed = targets[: detector.max_listed]
         actors, victims = _roles(spec, entity, mine, listed)
         findings.append(Finding(
-            kind=spec.kind,
-            id=f"{spec.kind}:{entity}:{iso_utc(start)}",
+            kind=kind,
+            id=f"{kind}:{entity}:{iso_utc(start)}",
             title=f"{entity} {spec.verb} {observed} {spec.target_noun} in {bucket} (bound {limit})",
             severity=level,
             score=score,
@@ -187,6 +208,7 @@ def build_findings(spec: FanoutSpec, detector: "FanoutDetector", flagged: pd.Dat
                 "k": detector.k,
                 "sigma_floor": detector.sigma_floor,
                 "baseline": top["basis"],
+                "no_history": top["basis"] in ("capture", "none"),
                 "baseline_start": iso_utc(w.to_time(w.baseline_start)),
                 "baseline_end": iso_utc(w.to_time(w.baseline_end)),
                 "buckets_over_bound": [iso_utc(w.to_time(b)) for b in buckets],
@@ -196,6 +218,7 @@ def build_findings(spec: FanoutSpec, detector: "FanoutDetector", flagged: pd.Dat
                 "targets": listed,
                 "target_count": len(targets),
                 "event_count": len(mine),
+                **({"failure_kinds": labels} if spec.recast else {}),
                 "series": [{"bucket": iso_utc(w.to_time(int(b))), "count": int(n)}
                            for b, n in zip(by_entity[entity]["b"], by_entity[entity]["n"])]
                 if entity in by_entity else [],

@@ -48,7 +48,7 @@ def _description(name: str) -> str:
 
 HUNTS: tuple[HuntEntry, ...] = (
     *(HuntEntry(section=f"fanout.{name}", table=spec.table, build=functools.partial(FanoutDetector, name),
-                kinds=(spec.kind,), description=_description(name)) for name, spec in PRESETS.items()),
+                kinds=spec.kinds(), description=_description(name)) for name, spec in PRESETS.items()),
     HuntEntry("mismatch", "connections", ProtocolMismatch, ("protocol_mismatch",),
               description="well-known ports carrying the wrong protocol, and tunnels"),
     HuntEntry("fanout.custom", table="logons", build=custom_fanout, kinds=("custom_fanout",), default=False,

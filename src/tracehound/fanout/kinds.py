@@ -22,6 +22,8 @@ _ATTACK: dict[str, tuple[str, str, str, str, bool, str, str]] = {
                           "Brute Force: Password Spraying", True, "active_attack", "medium"),
     "logon_brute_force": ("Logon brute force on one account", "CredentialAccess", "T1110.001",
                           "Brute Force: Password Guessing", True, "active_attack", "low"),
+    "user_enumeration": ("User enumeration", "Discovery", "T1087.002", "Account Discovery: Domain Account",
+                         True, "reconnaissance", "medium"),
     "host_scan": ("Host scan", "Discovery", "T1046", "Network Service Discovery", True, "reconnaissance",
                   "medium"),
     "port_scan": ("Port scan", "Discovery", "T1046", "Network Service Discovery", True, "reconnaissance",
@@ -31,16 +33,16 @@ _ATTACK: dict[str, tuple[str, str, str, str, bool, str, str]] = {
 }
 
 
-def _kind(spec: FanoutSpec, hunt: str) -> Kind:
-    title, tactic, technique, technique_name, blockable, tier, block_from = _ATTACK[spec.kind]
+def _kind(spec: FanoutSpec, hunt: str, name: str) -> Kind:
+    title, tactic, technique, technique_name, blockable, tier, block_from = _ATTACK[name]
     actors, targets = spec.role_types()
-    return Kind(spec.kind, hunt, spec.table, title, tactic, technique, technique_name,
+    return Kind(name, hunt, spec.table, title, tactic, technique, technique_name,
                 actors=actors, targets=targets, blockable=blockable, plot="series", tier=tier,
                 block_from=block_from)
 
 
 KINDS: tuple[Kind, ...] = (
-    *(_kind(spec, f"fanout.{name}") for name, spec in PRESETS.items()),
+    *(_kind(spec, f"fanout.{name}", kind) for name, spec in PRESETS.items() for kind in spec.kinds()),
     # a custom hunt's columns are the user's: any type a column name can imply (presets.column_type)
     Kind("custom_fanout", "fanout.custom", "logons", "Custom fan-out", "Discovery", "T1046",
          "Network Service Discovery", actors=("users", "ips", "hosts", "ports"),

@@ -68,6 +68,12 @@ class FanoutSpec:
     #: Least bound, whatever the baseline (``events`` counting: an account with no history gets the
     #: floor bound 2, and three typos in an hour are not a brute force).
     min_bound: int = 0
+    #: ``(column, value, least share, kind)``: a finding whose events are at least that share of
+    #: rows with ``column == value`` is of that other kind — a source whose failed attempts nearly
+    #: all name accounts that do not exist is enumerating users (Kerbrute), not guessing passwords.
+    recast: tuple[str, str, float, str] | None = None
+    #: Least bound when no entity has history (a short capture): see ``FanoutDetector``.
+    short_floor: int = 0
 
     def __post_init__(self) -> None:
         types = (self.entity_type, self.target_type, self.entity_fallback_type, self.target_fallback_type)
@@ -95,6 +101,10 @@ class FanoutSpec:
         """Every type a target value can be listed as."""
         return tuple(dict.fromkeys(t for t in (self.target_type, self.target_fallback_type) if t))
 
+    def kinds(self) -> tuple[str, ...]:
+        """Every kind this hunt's findings can have: its own, and the ``recast`` one."""
+        return (self.kind, *([self.recast[3]] if self.recast else []))
+
     def role_types(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
         """``(actor types, target types)`` of this hunt's findings, for its :class:`Kind`."""
         if self.entity_is_actor:
@@ -117,24 +127,49 @@ def _lateral_where(t: ibis.Table):
 RETYPE_SECONDS = 600
 
 
+#: Successes that prove a failure before them was a typo: a logon, a TGT issued, an NTLM validation.
+PROOF_OF_PASSWORD = (4624, 4768, 4776)
+
+
 def _guessing_where(t: ibis.Table):
-    """Failed logons that were not retyped, plus Windows 4648 (explicit credentials).
+    """Failed logons and credential validations (Kerberos 4768 / 4771, NTLM 4776) that were not
+    retyped, plus Windows 4648 (explicit credentials).
 
     A spray run from a Windows host with ``runas``-style tools logs one 4648 per account tried on
     the attacking host, success or not. A failure followed within :data:`RETYPE_SECONDS` by a 4624 of
-    the same account from the same source is a user mistyping, not a guess: behind a shared address
+    the same account from the same source (or a TGT issued, an NTLM validation passed) is a user
+    mistyping, not a guess: behind a shared address
     (VPN, NAT, terminal server) enough typos of different people otherwise add up to a "spray".
     """
     failed = t.filter((t.success == False) & t.event_id.notnull())  # noqa: E712 - Ibis expressions
     fkey = ibis.coalesce(failed.source_ip, failed.source_host)
     failed = failed.select(f_id=failed.event_id, f_user=failed.user, f_src=fkey, f_time=failed.time)
-    ok = t.filter(t.event_code == 4624)
+    ok = t.filter(t.event_code.isin(PROOF_OF_PASSWORD) & (t.success == True))  # noqa: E712
     ok = ok.select(s_user=ok.user, s_src=ibis.coalesce(ok.source_ip, ok.source_host), s_time=ok.time)
     retyped = failed.join(ok, [failed.f_user == ok.s_user, failed.f_src == ok.s_src,
                                ok.s_time >= failed.f_time,
                                ok.s_time <= failed.f_time + ibis.interval(seconds=RETYPE_SECONDS)])
     typo = t.event_id.isin(retyped.select("f_id").distinct().f_id).fill_null(False)
     return ((t.success == False) & ~typo) | (t.event_code == 4648)  # noqa: E712
+
+
+#: Share of a guessing finding's attempts naming accounts that do not exist (Kerberos 0x6, NTLM
+#: 0xC0000064, sshd "invalid user") from which it is an enumeration: a spray tries passwords on
+#: accounts it knows (a few wrong names in its list), an enumeration tests names.
+ENUMERATION_SHARE = 0.9
+#: Least distinct destinations / ports a source must reach in a bucket to be a scan when nothing
+#: has history (a capture shorter than ``min_history_days``): a workstation's half hour with its
+#: domain controller (445, 53, 88, 135, 389, 5985 and RPC's dynamic ports) and its cloud services
+#: stays below; a subnet sweep or a top-ports scan (hundreds) is far above.
+SHORT_CAPTURE_FLOOR = {"host-scan": 64, "port-scan": 32}
+
+
+def _scan_where(t: ibis.Table):
+    """Connections to a unicast destination: multicast (224.0.0.0/4, ff00::/8) and the limited
+    broadcast are one packet to many listeners, never a scan target (mDNS, SSDP, LLMNR)."""
+    dst = t.dst_ip.lower()
+    multicast = dst.re_search(r"^(22[4-9]|23[0-9])\.") | dst.startswith("ff")
+    return ~(multicast | (dst == "255.255.255.255")).fill_null(False)
 
 
 PRESETS: dict[str, FanoutSpec] = {
@@ -145,18 +180,20 @@ PRESETS: dict[str, FanoutSpec] = {
                                     "user", detect_last="1d", where=_guessing_where,
                                     entity_fallback="source_host", entity_type="ips",
                                     entity_fallback_type="hosts", target_type="users", verb="tried",
-                                    target_noun="accounts"),
+                                    target_noun="accounts",
+                                    recast=("failure_kind", "unknown_user", ENUMERATION_SHARE,
+                                            "user_enumeration")),
     "brute-force": FanoutSpec("brute-force", "logon_brute_force", "logons", "user", "source_ip",
                               detect_last="1d", where=lambda t: t.success == False,  # noqa: E712
                               target_fallback="source_host", count="events", min_bound=10,
                               entity_type="users", entity_is_actor=False, target_type="ips",
                               target_fallback_type="hosts", verb="had", target_noun="failed logons"),
-    "host-scan": FanoutSpec("host-scan", "host_scan", "connections", "src_ip", "dst_ip",
+    "host-scan": FanoutSpec("host-scan", "host_scan", "connections", "src_ip", "dst_ip", where=_scan_where,
                             entity_type="ips", target_type="ips", verb="contacted",
-                            target_noun="destination IPs"),
-    "port-scan": FanoutSpec("port-scan", "port_scan", "connections", "src_ip", "dst_port",
+                            target_noun="destination IPs", short_floor=SHORT_CAPTURE_FLOOR["host-scan"]),
+    "port-scan": FanoutSpec("port-scan", "port_scan", "connections", "src_ip", "dst_port", where=_scan_where,
                             entity_type="ips", target_type="ports", verb="connected to",
-                            target_noun="destination ports"),
+                            target_noun="destination ports", short_floor=SHORT_CAPTURE_FLOOR["port-scan"]),
     "av-sustained": FanoutSpec("av-sustained", "av_sustained", "detections", "user", "detection",
                                bucket="1d", detect_last="3d", sustained=3, entity_type="users",
                                entity_is_actor=False, target_type=None, verb="had",

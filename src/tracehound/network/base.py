@@ -13,7 +13,7 @@ the detection window is never part of the baseline.
 from __future__ import annotations
 
 import math
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Mapping, Sequence
 
 import ibis
@@ -24,6 +24,7 @@ from ..durations import seconds
 from ..engine import Engine
 from ..errors import ConfigError
 from ..fanout.detector import Windows
+from ..windows import utc
 from .addresses import AddressBook
 
 #: Rows of a flagged host's detection window fetched for its finding (destinations, event ids).
@@ -45,16 +46,9 @@ def integer(name: str, value, minimum: int) -> None:
 
 def end_time(value) -> datetime | None:
     """``end`` as an aware UTC datetime (naive means UTC; ISO-8601 text accepted), or ConfigError."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-        except ValueError:
-            raise ConfigError(f"end {value!r} is not an ISO-8601 time like 2024-03-20T00:00:00Z") from None
-    if not isinstance(value, datetime):
+    if value is not None and not isinstance(value, (str, datetime)):
         raise ConfigError(f"end must be a date and time, got {value!r}")
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return utc(value, "end")
 
 
 def bucket_index(table: ibis.Table, width: int) -> ibis.Value:

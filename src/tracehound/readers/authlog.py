@@ -80,8 +80,8 @@ _ISO_HEADER = re.compile(
     r"^(?P<iso>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?) "
     r"(?P<host>\S+) (?P<prog>[^\s\[:(]+)(?:\((?P<module>[^)]*)\))?(?:\[(?P<pid>\d+)\])?: ?(?P<msg>.*)$")
 _REPEATED = re.compile(r"^message repeated (?P<n>\d{1,18}) times: \[\s*(?P<inner>.*?)\s*\]\s*$")
-_FAILED = re.compile(r"^Failed (?P<method>\S+) for (?:invalid user )?(?P<user>.*?) from (?P<addr>\S+)"
-                     r" port (?P<port>\d+)(?: ssh\d?)?(?:: .*)?\s*$")
+_FAILED = re.compile(r"^Failed (?P<method>\S+) for (?P<invalid>invalid user )?(?P<user>.*?) "
+                     r"from (?P<addr>\S+) port (?P<port>\d+)(?: ssh\d?)?(?:: .*)?\s*$")
 _ACCEPTED = re.compile(r"^Accepted (?P<method>\S+) for (?P<user>.*?) from (?P<addr>\S+) port (?P<port>\d+)"
                        r"(?: ssh\d?)?(?:: .*)?\s*$")
 _INVALID = re.compile(r"^(?:Invalid|Illegal) user (?P<user>.*?) from (?P<addr>\S+)(?: port \d+)?\s*$")
@@ -203,6 +203,12 @@ class _Event:
     addr: str | None
     repeat: int
     verdict: bool             # an sshd verdict line (authoritative for its process)
+    unknown: bool = False     # "for invalid user": the account does not exist
+
+
+#: Event kind → the provider-neutral failure kind (:mod:`tracehound.readers.authcodes`): sshd says
+#: "invalid user" for an account that does not exist; pam_unix does not say why.
+_FAILURE_KINDS = {"failed": "bad_password", "invalid": "unknown_user", "pam": "other"}
 
 
 def _event(line: _Line) -> _Event | None:
@@ -221,7 +227,7 @@ def _event(line: _Line) -> _Event | None:
         return None
     if not pam and line.prog.startswith("sshd") and line.module is None:
         if m := _FAILED.match(msg):
-            return _Event("failed", m["user"], m["addr"], repeat, True)
+            return _Event("failed", m["user"], m["addr"], repeat, True, unknown=bool(m["invalid"]))
         if m := _ACCEPTED.match(msg):
             return _Event("accepted", m["user"], m["addr"], repeat, True)
         if m := _INVALID.match(msg):
@@ -362,4 +368,6 @@ def iter_authlog_rows(path: str | Path, report: ReadReport, *, year: int | None 
                 "event_code": 4624 if event.kind == "accepted" else 4625,
                 "success": event.kind == "accepted",
                 "source": "authlog",
+                "auth_protocol": "ssh" if line.prog.startswith("sshd") else None,
+                "failure_kind": "unknown_user" if event.unknown else _FAILURE_KINDS.get(event.kind),
             }

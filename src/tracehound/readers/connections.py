@@ -1,7 +1,8 @@
 """Network connection logs → the canonical ``connections`` table.
 
-Two sources: Zeek ``conn.log`` (the TSV form with its ``#fields`` header, and the JSON form Zeek
-writes with ``LogAscii::use_json``), and a generic firewall CSV whose columns are named by a mapping
+Two sources: Zeek ``conn.log`` (the TSV form with its ``#fields`` header, the JSON form Zeek
+writes with ``LogAscii::use_json``, and that JSON with ``id_orig_h``-style names as OTRF and
+several pipelines write it), and a generic firewall CSV whose columns are named by a mapping
 (canonical column → CSV header). Common header spellings are recognised without a mapping.
 
 Values are typed, not coerced (:mod:`tracehound.readers.values`): addresses must be IP addresses,
@@ -24,6 +25,7 @@ from ..engine import Engine
 from ..errors import InputFormatError
 from ..schema import CONNECTIONS
 from . import files
+from .hosts import unmapped
 from .limits import DEFAULT, Limits, TimeBounds
 from .staging import PartWriter, parse_time
 from .stream import TextStream, csv_rows, json_objects
@@ -53,7 +55,9 @@ def sniff_connection_format(path: str | Path) -> str | None:
     if stripped.startswith("#separator") or ("#fields" in head and "id.orig_h" in head):
         return "zeek-tsv"
     if stripped.startswith("{"):
-        return "zeek-json" if '"id.orig_h"' in head and '"id.resp_h"' in head else None
+        dotted = '"id.orig_h"' in head and '"id.resp_h"' in head
+        underscored = '"id_orig_h"' in head and '"id_resp_h"' in head
+        return "zeek-json" if dotted or underscored else None
     first = stripped.splitlines()[0] if stripped else ""
     try:
         header = next(csv.reader([first]))
@@ -74,10 +78,20 @@ def _zeek_time(value) -> datetime:
     return parse_time(value)
 
 
+#: Zeek's connection-id fields as pipelines that cannot store dots in names write them (OTRF
+#: Security-Datasets, Logstash / Elastic ingest, Parquet exports): ``id_orig_h`` for ``id.orig_h``.
+UNDERSCORED = {"id_orig_h": "id.orig_h", "id_orig_p": "id.orig_p", "id_resp_h": "id.resp_h",
+               "id_resp_p": "id.resp_p"}
+
+
 def zeek_row(rec: Mapping, event_id: str, bounds: TimeBounds | None = None) -> dict:
-    """The canonical row for one Zeek conn record (field names as Zeek writes them); ``bounds``: the
-    read's time bounds (the readers pass theirs; ``None`` checks none)."""
-    src, dst = ip(rec.get("id.orig_h"), "id.orig_h"), ip(rec.get("id.resp_h"), "id.resp_h")
+    """The canonical row for one Zeek conn record (field names as Zeek writes them, or with
+    :data:`UNDERSCORED` names); ``bounds``: the read's time bounds (the readers pass theirs;
+    ``None`` checks none)."""
+    if "id_orig_h" in rec or "id_resp_h" in rec:
+        rec = {UNDERSCORED.get(k, k): v for k, v in rec.items()}
+    src = unmapped(ip(rec.get("id.orig_h"), "id.orig_h"))
+    dst = unmapped(ip(rec.get("id.resp_h"), "id.resp_h"))
     if rec.get("ts") in (None, "-", "") or src is None or dst is None:
         raise KeyError("missing ts, id.orig_h or id.resp_h")
     stamp = _zeek_time(rec["ts"])
@@ -222,7 +236,9 @@ def read_connections(paths: Iterable[str | Path] | str | Path, engine: Engine,
         if fmt is None and mapping:  # headers only the mapping knows
             fmt = "firewall-csv"
         if fmt is None:
-            report.unreadable(path, "not a connection log (Zeek conn.log TSV/JSON or firewall CSV)")
+            report.unreadable(path, "not a connection log: neither Zeek conn.log (TSV with #fields, or "
+                                    "JSON with id.orig_h / id_orig_h and id.resp_h / id_resp_h) nor a "
+                                    "firewall CSV with time, source and destination address columns")
             continue
         report.files += 1
         report.formats[fmt] += 1

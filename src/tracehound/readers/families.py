@@ -17,22 +17,24 @@ Every family accepts the ``limits`` read option (:class:`~tracehound.readers.lim
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
 import ibis
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..badrecords import ReadReport
 from ..engine import Engine
 from ..errors import ConfigError
-from ..schema import CONNECTIONS, TABLES
+from ..schema import ADDED, CONNECTIONS, TABLES
 from .connections import read_connections, sniff_connection_format
 from .defender import read_detections, sniff_detections_format
-from .files import MARKERS, cannot_open, expand
+from .files import MARKERS, expand, first_bytes
 from .limits import DEFAULT, Limits
 from .logons import LogonFilter, read_logons, sniff_logon_format
+from .parquet import row_groups
 from .signins import read_signins, sniff_signin_format
 from .staging import read_canonical
 from .weblogs import read_weblogs, sniff_weblog_format
@@ -42,18 +44,22 @@ from .weblogs import read_weblogs, sniff_weblog_format
 class Family:
     """One canonical table and how its raw logs are recognised and read.
 
-    ``read(files, engine, **options)`` accepts exactly the keyword ``options`` listed here.
+    ``read(files, engine, **options)`` accepts exactly the keyword ``options`` listed here; with
+    ``sniffed``, also ``formats`` (file → the format :func:`route` recognised), so a folder of 100,000
+    files is not sniffed a second time.
     """
 
     table: str
     sniff: Callable[[Path], str | None]
     read: Callable[..., tuple[ibis.Table, ReadReport]]
     options: tuple[str, ...] = ()
+    sniffed: bool = False
 
 
 #: In routing order: the first family whose sniffer recognises a file gets it.
 FAMILIES: tuple[Family, ...] = (
-    Family("signins", sniff_signin_format, functools.partial(read_signins, require=False), ("limits",)),
+    Family("signins", sniff_signin_format, functools.partial(read_signins, require=False), ("limits",),
+           sniffed=True),
     # Before logons: the logon sniffer takes any EVTX; this one only a Defender provider's.
     Family("detections", sniff_detections_format, read_detections, ("limits",)),
     Family("logons", sniff_logon_format, read_logons, ("accounts", "limits")),
@@ -61,6 +67,35 @@ FAMILIES: tuple[Family, ...] = (
     Family("web_requests", sniff_weblog_format, read_weblogs, ("limits",)),
 )
 _BY_TABLE = {family.table: family for family in FAMILIES}
+
+#: What :func:`route` recognised, for the families that take it (``Family.sniffed``): path →
+#: (the file's size, change time and inode when sniffed, its format). :func:`read_family` hands a
+#: file's format on only while the file is unchanged, and forgets it once used.
+_SNIFFED: dict[str, tuple[tuple[int, int, int], str]] = {}
+
+
+def _identity(path: Path) -> tuple[int, int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_size, st.st_mtime_ns, st.st_ino
+
+
+def _remember(path: Path, fmt: str) -> None:
+    identity = _identity(path)
+    if identity is not None:
+        _SNIFFED[str(path)] = (identity, fmt)
+
+
+def _recall(paths: list[Path]) -> dict[Path, str]:
+    """The formats :func:`route` found for ``paths`` that are unchanged since (each forgotten)."""
+    formats = {}
+    for path in paths:
+        entry = _SNIFFED.pop(str(path), None)
+        if entry is not None and _identity(path) == entry[0]:
+            formats[path] = entry[1]
+    return formats
 
 
 def _check_accounts(value: Any) -> None:
@@ -106,23 +141,70 @@ class Routing:
     unreadable: list[tuple[Path, str]] = field(default_factory=list)
 
 
-def canonical_table(path: Path) -> str | None:
+def canonical_table(path: Path, magic: bytes | None = None) -> str | None:
     """The canonical table a Parquet file already is (tracehound's own output), by content, if any.
 
     A file with every column of a table's schema is that table (extra columns are allowed and
-    dropped on reading); the first table in :data:`tracehound.schema.TABLES` that fits wins.
+    dropped on reading; columns added later, :data:`tracehound.schema.ADDED`, may be missing); the
+    first table in :data:`tracehound.schema.TABLES` that fits wins. ``magic``: the file's first four
+    bytes when the caller has read them already.
     """
     try:
-        with open(path, "rb") as fh:
-            if fh.read(4) != b"PAR1":
-                return None
+        if magic is None:
+            with open(path, "rb") as fh:
+                magic = fh.read(4)
+        if magic != b"PAR1":
+            return None
         names = set(pq.read_schema(path).names)
     except Exception:  # noqa: BLE001 - pyarrow raises several types for damaged files: not canonical
         return None
     for table, schema in TABLES.items():
-        if set(schema.names) <= names:
+        if set(schema.names) - set(ADDED.get(table, ())) <= names:
             return table
     return None
+
+
+def _with_added_columns(paths: list[Path], table: str, engine: Engine,
+                        report: ReadReport) -> tuple[list[Path], dict[str, str]]:
+    """Canonical files saved before the table gained its :data:`~tracehound.schema.ADDED` columns,
+    as staged copies with those columns null (row group by row group, damage reported under the
+    original's name); the paths to read and copy → original, so reports can name the original."""
+    added = ADDED.get(table, ())
+    if not added:
+        return paths, {}
+    out: list[Path] = []
+    copies: dict[str, str] = {}
+    for path in paths:
+        try:
+            names = pq.read_schema(path).names
+        except Exception:  # noqa: BLE001 - a damaged footer is read_canonical's to report
+            names = None
+        missing = [c for c in added if names is not None and c not in names]
+        if not missing:
+            out.append(path)
+            continue
+        copy = engine.staging_folder(f"{table}-upgraded") / f"saved-{len(copies):05d}.parquet"
+        writer = None
+        for _, group in row_groups(path, names, report, label=str(path)):
+            for column in missing:
+                group = group.append_column(pa.field(column, TABLES[table].field(column).type),
+                                            pa.nulls(group.num_rows, TABLES[table].field(column).type))
+            writer = writer or pq.ParquetWriter(copy, group.schema)
+            writer.write_table(group)
+        if writer is None:
+            continue  # nothing decodable: the damage is reported
+        writer.close()
+        copies[str(copy)] = str(path)
+        out.append(copy)
+    return out, copies
+
+
+def _name_originals(report: ReadReport, copies: dict[str, str]) -> None:
+    """Point the entries about a staged copy (rejects, damage) back at the user's file."""
+    if not copies:
+        return
+    for entries in (report.bad, report.unreadable_files, report.damaged_files, report.warnings):
+        entries[:] = [replace(e, file=copies.get(e.file, e.file)) for e in entries]
 
 
 def route(paths: Iterable[str | Path] | str | Path) -> Routing:
@@ -136,11 +218,11 @@ def route(paths: Iterable[str | Path] | str | Path) -> Routing:
     for path in expand(paths, routing.unreadable):
         if path.name in MARKERS:
             continue
-        why = cannot_open(path)
-        if why:
-            routing.unreadable.append((path, why))
+        magic = first_bytes(path, 4)
+        if isinstance(magic, str):
+            routing.unreadable.append((path, magic))
             continue
-        table = canonical_table(path)
+        table = canonical_table(path, magic)
         if table == "signins":
             routing.files.setdefault(table, []).append(path)
             continue
@@ -154,6 +236,8 @@ def route(paths: Iterable[str | Path] | str | Path) -> Routing:
                 fmt = None
             if fmt:
                 routing.files.setdefault(family.table, []).append(path)
+                if family.sniffed:
+                    _remember(path, fmt)
                 break
         else:
             routing.unrecognised.append(path)
@@ -186,9 +270,12 @@ def read_family(table: str, files: list[Path], canonical: list[Path], engine: En
     report = ReadReport()
     parsed = None
     if files:
-        parsed, report = family.read(files, engine, **options)
+        sniffed = {"formats": _recall(files)} if family.sniffed else {}
+        parsed, report = family.read(files, engine, **options, **sniffed)
         parsed = parsed.select(*TABLES[table].names)
+    canonical, copies = _with_added_columns(canonical, table, engine, report)
     extra = read_canonical(canonical, table, engine, report, like=parsed, bounds=limits.bounds())
+    _name_originals(report, copies)
     if parsed is None or extra is None:
         return (parsed if extra is None else extra), report
     return parsed.union(extra, distinct=False), report

@@ -74,6 +74,18 @@ def _address(text: str) -> str:
     return core
 
 
+def unmapped(addr: str | None) -> str | None:
+    """The IPv4 address of an IPv4-mapped IPv6 one (``::ffff:10.1.2.3`` → ``10.1.2.3``), else ``addr``.
+
+    Why: a domain controller's Kerberos events (4768 / 4771) write IPv4 clients mapped, while the
+    logon events and Zeek name the same machine plainly; counted apart they would be two sources.
+    Applied by the logon and connection readers to addresses :func:`address` has checked."""
+    if addr is None or ":" not in addr or "ffff" not in addr.lower():
+        return addr
+    mapped = getattr(ipaddress.ip_address(addr.partition("%")[0]), "ipv4_mapped", None)
+    return str(mapped) if mapped is not None else addr
+
+
 def is_ip(text: str) -> bool:
     """Whether ``text`` is an IPv4 or IPv6 address (a plain zone index such as ``fe80::1%12`` included)."""
     try:

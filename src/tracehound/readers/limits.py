@@ -16,8 +16,9 @@ field                default         over it
                                      sign-ins with hundreds of conditional-access policies reach ~1 MB;
                                      the line is skipped while streaming, never held whole
 ``max_cell``         1 MiB           one CSV field (an ``AuditData`` cell is a few KB)
-``max_document``     256 MiB         a file that has to be parsed whole (a JSON array export); export
-                                     bigger ones as JSON Lines, which stream
+``max_document``     256 MiB         a file that has to be parsed whole (a Defender JSON document); sign-in
+                                     JSON arrays, Graph pages and Event Hub batches
+                                     stream record by record and are bounded by ``max_line`` per record
 ``max_depth``        64              nesting of a JSON record (real exports nest 3–5 deep)
 ``max_repeat``       1000            rows one record may stand for (syslog ``message repeated N
                                      times``, PAM ``N more authentication failures``); the rest are

@@ -1,7 +1,7 @@
 """Sign-in exports as streams of records, whatever the container: the one place that opens them.
 
 Why its own module: the same SigninLogs record arrives as a line of JSON Lines, an element of a JSON
-array, a CSV row (the M365 audit CSV with the record as JSON in its ``AuditData`` column) or a
+array (or of a Graph page's ``value``, an Event Hub batch's ``records``: :mod:`.json_stream`), a CSV row (the M365 audit CSV with the record as JSON in its ``AuditData`` column) or a
 Parquet row. Opening, decompressing and decoding is the shared reader stream's
 (:class:`~tracehound.readers.stream.TextStream`); here each container yields ``(line or record
 number, record, raw text)``, and a record that cannot be parsed is yielded as a
@@ -18,6 +18,7 @@ from typing import Iterable, Iterator
 import orjson
 import pyarrow as pa
 
+from .json_stream import json_document_records
 from .parquet import row_groups
 from .signin_fields import SIGNINLOGS_USED, Bad
 from .stream import TextStream, csv_rows, too_deep
@@ -65,26 +66,6 @@ def _jsonl_records(lines: Iterable[tuple[int, str]], skip: int = 0, depth: int =
             yield number, Bad(f"JSON nested deeper than {depth} levels (limits.max_depth)"), line
             continue
         yield number, rec, line
-
-
-def _json_array_records(text: TextStream) -> Iterator[Record]:
-    whole = text.read()
-    if whole is None:  # over limits.max_document: rejected by the stream
-        return
-    try:
-        data = orjson.loads(whole)
-    except orjson.JSONDecodeError as exc:
-        yield 1, Bad(f"invalid JSON array: {exc}"), whole[:300]
-        return
-    if not isinstance(data, list):
-        yield 1, Bad("expected a JSON array of records"), whole[:300]
-        return
-    depth = text.limits.max_depth - 1
-    for number, rec in enumerate(data, start=1):
-        if too_deep(rec, depth):
-            yield number, Bad(f"JSON nested deeper than {depth + 1} levels (limits.max_depth)"), ""
-        else:
-            yield number, rec, ""
 
 
 def _csv_records(text: TextStream, audit: bool) -> Iterator[Record]:
@@ -151,8 +132,8 @@ def iter_records(path: Path, fmt: str, text: TextStream, skip: int = 0) -> Itera
     container = fmt.rsplit("-", 1)[1]
     if container == "jsonl":
         return _jsonl_records(text.lines(), skip=skip, depth=text.limits.max_depth)
-    if container == "json":
-        return _json_array_records(text)
+    if container in ("json", "pages"):  # arrays, Graph pages, Event Hub batches: streamed
+        return json_document_records(text)
     if container == "csv":
         return _csv_records(text, audit=fmt == "m365-csv")
     return _parquet_records(path, text)

@@ -3,7 +3,10 @@
 Every value in an export is attacker-controlled text, so a wrong type or an unparseable value is a
 bad record (:class:`Bad`, whose message is the reason the analyst reads), never a crash. Families:
 ``signinlogs`` (Entra SigninLogs, whatever container it came in: JSON, CSV, Parquet), ``m365``
-(unified audit log sign-in records) and ``signinlogs-portal`` (the Entra portal's CSV download).
+(unified audit log sign-in records) and ``signinlogs-portal`` (the Entra portal's CSV download); the
+Graph / Azure Monitor and Okta families build on the helpers here (:mod:`.signin_graph`, :mod:`.okta`).
+Every mapper also says whose sign-in it is (``provider``) and why it failed in provider-neutral
+terms (``failure_kind``, :data:`FAILURE_KINDS`).
 Each mapper returns the fields of :data:`MAPPED` in order; :mod:`tracehound.readers.signins` adds
 ``ip_prefix``, ``success`` and ``source`` per batch.
 """
@@ -20,13 +23,34 @@ from .hosts import PLAIN_IP, address
 
 #: Fields a mapper returns, in order; ``ip_prefix`` and ``source`` are added per batch.
 MAPPED = ("event_id", "time", "user", "result", "ip", "country", "state", "city", "app",
-          "client_app", "user_agent", "browser", "os", "device_name", "is_interactive")
+          "client_app", "user_agent", "browser", "os", "device_name", "is_interactive",
+          "provider", "failure_kind", "asn", "is_proxy")
+#: Provider-neutral kinds of failed sign-in (``signins.failure_kind``; null for a success), so a hunt
+#: can ask "bad password" of Entra, Okta or anything else without knowing each one's codes.
+FAILURE_KINDS = ("bad_password", "unknown_user", "locked", "mfa", "other")
+#: Entra ID result codes of each failure kind; any other non-zero code is ``other``.
+ENTRA_FAILURES: dict[int, str] = {
+    50126: "bad_password", 50056: "bad_password",            # invalid username or password; no password
+    50034: "unknown_user", 50059: "unknown_user",            # user not found; tenant not found from user
+    50053: "locked", 50057: "locked",                        # locked (smart lockout / IdsLocked); disabled
+    50074: "mfa", 50076: "mfa", 50079: "mfa", 50158: "mfa",  # strong authentication required / challenge
+    500121: "mfa", 50072: "mfa",                             # strong authentication failed; enrolment
+}
+#: The Entra code standing for each failure kind, for providers without codes of their own (Okta):
+#: ``result`` stays one integer scale, so code-based settings (``failure_codes``) read every provider.
+KIND_CODES: dict[str, int] = {"bad_password": 50126, "unknown_user": 50034, "locked": 50053, "mfa": 500121,
+                              "other": 1}
+
+
+def entra_failure(result: int) -> str | None:
+    """The failure kind of an Entra ID result code (``None`` for a success)."""
+    return None if result == 0 else ENTRA_FAILURES.get(result, "other")
 #: The M365 audit operations that are sign-ins.
 M365_OPERATIONS = ("UserLoggedIn", "UserLoginFailed")
 #: The SigninLogs columns the mapper reads; a real export has ~60 more that are not converted.
 SIGNINLOGS_USED = ("Id", "TimeGenerated", "CreatedDateTime", "UserPrincipalName", "ResultType", "Status",
                    "IPAddress", "Location", "LocationDetails", "DeviceDetail", "AppDisplayName",
-                   "ClientAppUsed", "UserAgent", "IsInteractive")
+                   "ClientAppUsed", "UserAgent", "IsInteractive", "AutonomousSystemNumber")
 
 
 class Bad(Exception):
@@ -211,6 +235,7 @@ def _from_signinlogs(rec: dict) -> tuple:
         _text(device.get("operatingSystem"), "DeviceDetail.operatingSystem"),
         _text(device.get("displayName"), "DeviceDetail.displayName"),
         _bool(rec.get("IsInteractive"), "IsInteractive"),
+        "entra", entra_failure(result), _int(rec.get("AutonomousSystemNumber"), "AutonomousSystemNumber"), None,
     )
 
 
@@ -241,6 +266,9 @@ def _from_signinlogs_plain(rec: dict) -> tuple | None:
     event_id, when, user, code = get("Id"), get("TimeGenerated"), get("UserPrincipalName"), get("ResultType")
     ip, app, client, agent = get("IPAddress"), get("AppDisplayName"), get("ClientAppUsed"), get("UserAgent")
     where, device, interactive = get("LocationDetails"), get("DeviceDetail"), get("IsInteractive")
+    asn = get("AutonomousSystemNumber")
+    if asn is not None and (asn.__class__ is not int or not 0 <= asn <= _INT64_MAX):
+        return None
     if when.__class__ is not str or not when or user.__class__ is not str or not user:
         return None
     where, device = _plain_details(where), _plain_details(device)
@@ -281,6 +309,7 @@ def _from_signinlogs_plain(rec: dict) -> tuple | None:
         event_id or None, time, user.strip().lower(), result, ip or None,
         country or None, state or None, city or None, app or None, client or None, agent or None,
         browser or None, system or None, name or None, interactive,
+        "entra", None if result == 0 else ENTRA_FAILURES.get(result, "other"), asn, None,
     )
 
 
@@ -322,7 +351,7 @@ def _from_m365(rec: dict) -> tuple:
         _text(device.get("BrowserType"), "DeviceProperties.BrowserType"),
         _text(device.get("OS"), "DeviceProperties.OS"),
         _text(device.get("DisplayName"), "DeviceProperties.DisplayName"),
-        None,
+        None, "entra", entra_failure(result), None, None,
     )
 
 
@@ -347,7 +376,8 @@ def _from_portal(rec: dict) -> tuple:
         _text(rec.get("Browser"), "Browser"),
         _text(rec.get("Operating System"), "Operating System"),
         _text(rec.get("Device name") or rec.get("Device"), "Device name"),
-        None,
+        None, "entra", entra_failure(result),
+        _int(rec.get("Autonomous system number") or rec.get("ASN"), "Autonomous system number"), None,
     )
 
 

@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from pathlib import Path
 
 import orjson
 import pyarrow.parquet as pq
 
-from ..schema import SIGNINS
+from ..schema import ADDED, SIGNINS
 from .signin_containers import csv_columns, head
 from .stream import delimiter
 from .signin_fields import M365_OPERATIONS
+from .signin_graph import is_graph_record
+from .json_stream import WRAPPER_KEYS
 
 #: Characters of (decompressed, decoded) content looked at to recognise a format.
 SNIFF_BYTES = 262_144
@@ -33,6 +36,24 @@ def _json_kind(rec: object) -> str | None:
         return "m365"
     if all(k in rec for k in _SIGNINLOGS_KEYS) or rec.get("Type") == "SigninLogs":
         return "signinlogs"
+    if is_graph_record(rec):
+        return "graph"
+    if isinstance(rec.get("eventType"), str) and "published" in rec and "uuid" in rec:
+        return "okta"
+    return None
+
+
+def _wrapped(rec: object) -> str | None:
+    """The kind of the records of a Graph page / Event Hub batch (``{"value": [...]}``)."""
+    if not isinstance(rec, dict):
+        return None
+    for key in WRAPPER_KEYS:
+        items = rec.get(key)
+        if isinstance(items, list):
+            for item in items[:50]:
+                kind = _json_kind(item)
+                if kind:
+                    return kind
     return None
 
 
@@ -44,7 +65,14 @@ def _kind_by_keys(text: str) -> str | None:
     # ...) and ResultType come early, UserPrincipalName may come after the policies.
     if '"ResultType"' in text and ('"UserPrincipalName"' in text or 'SignInLogs"' in text):
         return "signinlogs"
+    if '"createdDateTime"' in text and ('"userPrincipalName"' in text or '"status"' in text):
+        return "graph"
+    if '"eventType"' in text and '"published"' in text and '"uuid"' in text:
+        return "okta"
     return None
+
+
+_WRAPPER_START = re.compile(r'\{\s*"(@odata\.[A-Za-z]+|value|records)"\s*:')
 
 
 def sniff(path: Path) -> tuple[str | None, str]:
@@ -59,7 +87,7 @@ def sniff(path: Path) -> tuple[str | None, str]:
             names = set(pq.read_schema(path).names)
         except Exception as exc:  # pyarrow raises several types for corrupt files
             return None, f"corrupt Parquet file ({exc})"
-        if set(SIGNINS.names) <= names:
+        if set(SIGNINS.names) - set(ADDED["signins"]) <= names:  # saved before the added columns: still ours
             return "signins-parquet", ""
         if all(k in names for k in _SIGNINLOGS_KEYS):
             return "signinlogs-parquet", ""
@@ -73,7 +101,18 @@ def sniff(path: Path) -> tuple[str | None, str]:
         kind = _kind_by_keys(text)
         if kind:
             return f"{kind}-json", ""
-        return None, "JSON array without SigninLogs or M365 sign-in records"
+        return None, "JSON array without SigninLogs, Graph, M365 or Okta sign-in records"
+    if text[0] == "{" and _WRAPPER_START.match(text):
+        # Graph pages / Event Hub batches, one per line or pretty-printed: judge by their records.
+        try:
+            kind = _wrapped(orjson.loads(text.split("\n", 1)[0]))
+        except orjson.JSONDecodeError:
+            kind = None
+        kind = kind or _kind_by_keys(text)
+        if kind in ("graph", "signinlogs"):
+            return f"{kind}-pages", ""
+        return None, ("JSON pages / batches ({\"value\": [...]} or {\"records\": [...]}) without "
+                      "Entra sign-in records")
     if text[0] == "{":
         # A mixed audit export may start with other record types (25 audit records, then 2,000
         # sign-ins), and the head may cut the last line, so look at every line of the head.
@@ -122,7 +161,9 @@ def sniff(path: Path) -> tuple[str | None, str]:
 def sniff_signin_format(path: str | Path) -> str | None:
     """The sign-in format of one file, from its content, or ``None`` when it is not a sign-in log.
 
-    One of ``signinlogs-jsonl``, ``signinlogs-json``, ``signinlogs-csv``, ``signinlogs-portal-csv``,
-    ``signinlogs-parquet``, ``signins-parquet``, ``m365-jsonl``, ``m365-json``, ``m365-csv``.
+    One of ``signinlogs-jsonl``, ``signinlogs-json``, ``signinlogs-pages``, ``signinlogs-csv``,
+    ``signinlogs-portal-csv``, ``signinlogs-parquet``, ``signins-parquet``, ``m365-jsonl``,
+    ``m365-json``, ``m365-csv``, ``graph-jsonl``, ``graph-json``, ``graph-pages``, ``okta-jsonl``,
+    ``okta-json``.
     """
     return sniff(Path(path))[0]

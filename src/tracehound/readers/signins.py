@@ -13,6 +13,15 @@ Formats, recognised from content rather than the file name (exports get renamed,
 - ``m365-jsonl`` / ``m365-json`` / ``m365-csv``: Microsoft 365 unified audit log sign-in records
   (``AzureActiveDirectoryStsLogon``, ``UserLoggedIn`` / ``UserLoginFailed``), as JSON Lines or as the
   audit-search CSV whose ``AuditData`` column holds the record JSON.
+- ``graph-jsonl`` / ``graph-json`` / ``graph-pages``: Entra sign-ins outside Sentinel
+  (:mod:`.signin_graph`): Microsoft Graph ``/auditLogs/signIns`` records and pages
+  (``{"value": [...], "@odata.nextLink": ...}``), the portal's JSON download, Azure Monitor diagnostic
+  records (storage-account ``PT1H.json`` JSON Lines, Event Hub ``{"records": [...]}`` batches).
+- ``okta-jsonl`` / ``okta-json``: Okta System Log events (:mod:`.okta`), as the API's JSON array
+  or JSON Lines.
+
+JSON documents (arrays, pages, batches) are streamed record by record (:mod:`.json_stream`), never
+parsed whole. Every record carries ``provider`` and a provider-neutral ``failure_kind``.
 
 Records stream through in Arrow batches of :data:`BATCH_ROWS`, so a 40 GB export never has to fit in
 memory; :func:`read_signins` writes them as Parquet parts the engine reads back. Derived fields are
@@ -36,7 +45,7 @@ import gc
 import itertools
 import tempfile
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable, Iterator, Mapping
 
 import ibis
 import orjson
@@ -52,19 +61,36 @@ from .files import MARKERS, expand
 from .limits import DEFAULT, Limits, OutOfBounds, TimeBounds
 from .parquet import checked_canonical
 from .signin_containers import Record, iter_records
+from .okta import from_okta
 from .signin_fields import MAPPED, MAPPERS, PLAIN_MAPPERS, Bad, NotSignin
+from .signin_graph import from_graph
 from .signin_sniff import sniff, sniff_signin_format
 from .signinlogs_bulk import BulkRead
+from .signinlogs_folder import read_small_files
 from .staging import read_canonical
 from .stream import TextStream
 
 __all__ = ["BATCH_ROWS", "Progress", "parse_signins", "read_signins", "sniff_signin_format"]
+
+#: Mappers of the families defined outside :mod:`.signin_fields` (which they build on).
+_MAPPERS = {"graph": from_graph, "okta": from_okta}
 
 #: Called with (files done, files in all) as a read goes on.
 Progress = Callable[[int, int], None]
 
 #: Rows per Arrow batch / Parquet part: big enough to amortise Arrow overhead, small enough to stream.
 BATCH_ROWS = 100_000
+#: Files smaller than this (on disk) skip the DuckDB fast path: starting DuckDB costs ~50 ms, more than
+#: the Python pass spends on a small file (a Sentinel export of a thousand 5-minute files is mostly
+#: small ones). Both paths give the same rows and rejects, so this changes only the time taken.
+BULK_MIN_BYTES = 16_384
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0  # the Python pass names the file as unreadable
 
 
 # ------------------------------------------------------------------------------------------------
@@ -117,7 +143,7 @@ def _map_records(records: Iterable[Record], path: Path, fmt: str, report: ReadRe
     parsed records and rows hold no cycles, and its passes over the growing batch cost ~15% of a read.
     """
     family = fmt.rsplit("-", 1)[0]
-    mapper = MAPPERS[family]
+    mapper = MAPPERS.get(family) or _MAPPERS[family]
     plain = PLAIN_MAPPERS.get(family)
     source = str(path)
     records_read = 0
@@ -172,15 +198,14 @@ def _map_records(records: Iterable[Record], path: Path, fmt: str, report: ReadRe
 
 
 def _read_file(path: Path, fmt: str, report: ReadReport, batcher: _Batcher, limits: Limits,
-               bounds: TimeBounds) -> Iterator[pa.RecordBatch]:
+               bounds: TimeBounds, skip: int = 0) -> Iterator[pa.RecordBatch]:
     """Map every record of one file into ``batcher``; yield full batches as they fill.
 
     SigninLogs JSON Lines go to DuckDB's reader first (:mod:`.signinlogs_bulk`); whatever it could
     not take — from the first record that is not plain, or damaged, to the end — is read here.
     Damage in the file (a gzip cut, a bad Parquet row group) is in ``report``; what precedes it is kept.
     """
-    skip = 0
-    if fmt == "signinlogs-jsonl":
+    if not skip and fmt == "signinlogs-jsonl" and _size(path) >= BULK_MIN_BYTES:
         bulk = BulkRead(path, enricher=batcher.enricher, batch_rows=BATCH_ROWS, bounds=bounds, limits=limits)
         for batch in bulk.batches():
             report.records += batch.num_rows
@@ -193,6 +218,17 @@ def _read_file(path: Path, fmt: str, report: ReadReport, batcher: _Batcher, limi
     text.finish()
 
 
+def _read_small(paths: list[Path], report: ReadReport, batcher: _Batcher, limits: Limits,
+                bounds: TimeBounds) -> Iterator[pa.RecordBatch]:
+    """Small SigninLogs JSON Lines files (a Sentinel export's five-minute files) joined into one
+    DuckDB read (:mod:`.signinlogs_folder`); a file it stops in is read on by the Python pass."""
+    if paths:
+        yield from read_small_files(
+            paths, enricher=batcher.enricher, batch_rows=BATCH_ROWS, bounds=bounds, limits=limits,
+            report=report, rest=lambda path, skip: _read_file(path, "signinlogs-jsonl", report, batcher,
+                                                              limits, bounds, skip))
+
+
 def _parse(files: list[tuple[Path, str | None, str]], report: ReadReport, progress: Progress | None = None,
            limits: Limits = DEFAULT, require: bool = True) -> Iterator[pa.RecordBatch]:
     if not files and require:
@@ -201,6 +237,7 @@ def _parse(files: list[tuple[Path, str | None, str]], report: ReadReport, progre
     batcher = _Batcher()
     readable = 0
     unreadable: list[str] = []
+    small: list[Path] = []
     for done, (path, fmt, why) in enumerate(files):
         if progress is not None:
             progress(done, len(files))
@@ -211,10 +248,16 @@ def _parse(files: list[tuple[Path, str | None, str]], report: ReadReport, progre
         readable += 1
         report.files += 1
         report.formats[fmt] += 1
+        if fmt == "signinlogs-jsonl" and 0 < _size(path) < BULK_MIN_BYTES:
+            small.append(path)  # joined with its neighbours into one DuckDB read
+            continue
+        yield from _read_small(small, report, batcher, limits, bounds)
+        small = []
         if fmt == "signins-parquet":
             yield from _canonical_batches(path, report, bounds)
             continue
         yield from _read_file(path, fmt, report, batcher, limits, bounds)
+    yield from _read_small(small, report, batcher, limits, bounds)
     if batcher.rows:
         yield batcher.flush()
     if progress is not None:
@@ -225,9 +268,16 @@ def _parse(files: list[tuple[Path, str | None, str]], report: ReadReport, progre
         raise InputFormatError(f"no sign-in log among the inputs: {shown}")
 
 
-def _sniffed(paths: str | Path | Iterable[str | Path]) -> list[tuple[Path, str | None, str]]:
+def _sniffed(paths: str | Path | Iterable[str | Path], formats: Mapping[Path, str] | None = None
+             ) -> list[tuple[Path, str | None, str]]:
     """Each input file with its format (or ``None`` and why not); folders that cannot be listed come
-    as ``(folder, None, why)`` too."""
+    as ``(folder, None, why)`` too. ``formats``: files already sniffed (by the pipeline's routing),
+    which are not listed or sniffed again."""
+    if formats and not isinstance(paths, (str, Path)):
+        out: list[tuple[Path, str | None, str]] = []
+        for p in paths:
+            out.extend([(p, formats[p], "")] if isinstance(p, Path) and p in formats else _sniffed(p))
+        return out
     problems: list[tuple[Path, str]] = []
     files = [p for p in expand(paths, problems) if p.name not in MARKERS]
     return [(p, *sniff(p)) for p in files] + [(p, None, why) for p, why in problems]
@@ -245,17 +295,19 @@ def parse_signins(paths: str | Path | Iterable[str | Path], *, report: ReadRepor
 
 def read_signins(paths: str | Path | Iterable[str | Path], engine: Engine, *,
                  progress: Progress | None = None, limits: Limits = DEFAULT,
-                 require: bool = True) -> tuple[ibis.Table, ReadReport]:
+                 require: bool = True, formats: Mapping[Path, str] | None = None
+                 ) -> tuple[ibis.Table, ReadReport]:
     """The canonical ``signins`` table on ``engine``, and what was read and set aside.
 
     Parsed batches are written as Parquet parts into the engine's staging area and read back by the
     engine; Parquet already in the canonical schema is checked and read by the engine from its file.
     ``progress(files_done, files_total)`` is called as files are read (the CLI draws a bar with it).
     ``require``: raise :class:`InputFormatError` when no input is a sign-in log (the pipeline, which
-    only hands over files it recognised, reports them instead and gets an empty table).
+    only hands over files it recognised, reports them instead and gets an empty table). ``formats``:
+    the format of each file in ``paths`` as the pipeline's routing recognised it (not sniffed again).
     """
     report = ReadReport()
-    sniffed = _sniffed(paths)
+    sniffed = _sniffed(paths, formats)
     if not sniffed and require:
         raise InputFormatError("no input files: the folders given hold no files")
     canonical = [p for p, fmt, _ in sniffed if fmt == "signins-parquet"]
@@ -269,5 +321,11 @@ def read_signins(paths: str | Path | Iterable[str | Path], engine: Engine, *,
     if parts == 0:  # nothing parsed: an empty part gives the engine the canonical schema
         pq.write_table(SIGNINS.empty_table(), folder / "part-00000.parquet")
     table = engine.read_parquet(folder)
+    copies: dict[str, str] = {}
+    if canonical:  # files saved before the table gained its added columns get them, null
+        from .families import _name_originals, _with_added_columns  # families imports this module
+        canonical, copies = _with_added_columns(canonical, "signins", engine, report)
     extra = read_canonical(canonical, "signins", engine, report, like=table, bounds=limits.bounds())
+    if copies:
+        _name_originals(report, copies)
     return (table if extra is None else table.union(extra, distinct=False)), report

@@ -11,6 +11,7 @@ Python calls. Handled variants:
 - IPv6 clients; backslash-escaped quotes inside the request, referrer or user agent (Apache writes
   ``\\"`` for a quote an attacker put in the request line);
 - gzip'd rotated files (by magic bytes, whatever the name);
+- IIS W3C extended logs (``#Fields:`` header), read row by row: :mod:`tracehound.readers.iis`;
 - Nginx JSON logs (``log_format ... escape=json '{"remote_addr":"$remote_addr", ...}'``): keys
   ``remote_addr``/``client_ip``/``ip``, ``time_local``/``time_iso8601``/``@timestamp``/``time``,
   ``request`` or ``request_method`` + ``request_uri``/``uri``, ``status``, ``body_bytes_sent``/
@@ -41,9 +42,13 @@ import pyarrow.parquet as pq
 from ..badrecords import MAX_KEPT, ReadReport
 from ..engine import Engine
 from . import files
+from ..schema import WEB_REQUESTS
 from .hosts import PLAIN_IP
+from .iis import iter_iis_rows, sniff_iis
 from .limits import DEFAULT, Limits, TimeBounds
+from .staging import PartWriter
 from .stream import TextStream
+from .weblog_parse import FastSink
 
 #: Bytes read per block when staging raw lines; bounds reader memory whatever the file size.
 BLOCK_BYTES = 32 * 1024 * 1024
@@ -106,7 +111,8 @@ def _unwrap_py(line: str) -> str:
 
 
 def sniff_weblog_format(path: str | Path) -> str | None:
-    """``"nginx_json"``, ``"combined"``, ``"common"`` or ``None`` from the first lines of a file.
+    """``"iis"``, ``"nginx_json"``, ``"combined"``, ``"common"`` or ``None`` from the first lines of
+    a file (an IIS W3C log by its header: :func:`tracehound.readers.iis.sniff_iis`).
 
     From the first line that matches a variant, at least half of the next :data:`SNIFF_LINES`
     non-blank lines must match one, so a log with some garbage or a banner before it is still
@@ -116,6 +122,8 @@ def sniff_weblog_format(path: str | Path) -> str | None:
         head = files.head_text(path)
     except OSError:
         return None
+    if sniff_iis(head):
+        return "iis"
     lines = [ln.rstrip("\r") for ln in head.split("\n")[:-1] if ln.strip()]
     if not lines and head.strip():  # one line without a newline
         lines = [head.strip()]
@@ -146,10 +154,12 @@ _STAGED = pa.schema([("file", pa.dictionary(pa.int32(), pa.string())),
                      ("line", pa.int64()), ("text", pa.string())])
 
 
-def _stage_file(path: Path, folder: Path, parts: int, report: ReadReport, limits: Limits) -> int:
+def _stage_file(path: Path, folder: Path, parts: int, report: ReadReport, limits: Limits,
+                fast: FastSink | None = None) -> int:
     """Write every line of one file as (file, name, line, text) Parquet parts of about
     :data:`BLOCK_BYTES`; returns the part count so far. The shared stream rejects over-long lines
-    and notes damage in ``report``."""
+    and notes damage in ``report``. With ``fast``, the lines its regex parses go there as canonical
+    rows and only the others are staged."""
     numbers: list[np.ndarray] = []
     texts: list[str] = []
     size = 0
@@ -168,8 +178,11 @@ def _stage_file(path: Path, folder: Path, parts: int, report: ReadReport, limits
         numbers, texts, size = [], [], 0
 
     for first, block in TextStream(path, report, limits).blocks():
-        line_numbers = np.arange(first, first + len(block), dtype=np.int64)
-        if None in block:
+        if fast is not None:
+            line_numbers, block = fast.take(path.name, first, block)
+        else:
+            line_numbers = np.arange(first, first + len(block), dtype=np.int64)
+        if fast is None and None in block:
             keep = np.array([line is not None for line in block])
             line_numbers = line_numbers[keep]
             block = [line for line in block if line is not None]
@@ -183,11 +196,14 @@ def _stage_file(path: Path, folder: Path, parts: int, report: ReadReport, limits
     return parts
 
 
-def _stage_lines(paths: Iterable[Path], folder: Path, report: ReadReport, limits: Limits) -> int:
-    """Write every line of every file as Parquet parts; returns parts."""
+def _stage_lines(paths: Iterable[Path], folder: Path, report: ReadReport, limits: Limits,
+                 fast: FastSink | None = None) -> int:
+    """Write every line of every file (or those ``fast`` leaves) as Parquet parts; returns parts."""
     parts = 0
     for path in paths:
-        parts = _stage_file(path, folder, parts, report, limits)
+        parts = _stage_file(path, folder, parts, report, limits, fast)
+    if fast is not None:
+        fast.flush()
     return parts
 
 
@@ -332,7 +348,7 @@ def _canonical(parsed: ibis.Table) -> ibis.Table:
 
 
 def read_weblogs(paths: Iterable[str | Path] | str | Path, engine: Engine, *,
-                 limits: Limits = DEFAULT) -> tuple[ibis.Table, ReadReport]:
+                 limits: Limits = DEFAULT, fast_path: bool = True) -> tuple[ibis.Table, ReadReport]:
     """Read access logs into a canonical ``web_requests`` engine table and a :class:`ReadReport`.
 
     ``paths`` are files, folders or globs (see :func:`tracehound.readers.files.expand`). Files that
@@ -340,25 +356,77 @@ def read_weblogs(paths: Iterable[str | Path] | str | Path, engine: Engine, *,
     aside (file, line, reason, excerpt), as are lines over ``limits.max_line`` and lines stamped
     outside the read's time bounds; a file damaged half-way keeps what precedes the damage. Raises
     :class:`~tracehound.errors.InputFormatError` only when a named path matches nothing.
+
+    Plain CLF lines are parsed by :mod:`tracehound.readers.weblog_parse` as they stream by and the
+    rest in the engine; ``fast_path=False`` parses every line in the engine, the reference the fast
+    path is tested against (same rows, same rejects).
     """
     report = ReadReport()
     bounds = limits.bounds()
     logs: list[Path] = []
+    iis: list[Path] = []
     problems: list[tuple[Path, str]] = []
     for path in files.expand(paths, problems):
-        if sniff_weblog_format(path) is None:
-            why = files.cannot_open(path) or "not an Apache/Nginx access log (combined, common or Nginx JSON)"
+        fmt = sniff_weblog_format(path)
+        if fmt is None:
+            why = files.cannot_open(path) or ("not a web server log (Apache / Nginx combined, common or "
+                                              "Nginx JSON, IIS W3C)")
             report.unreadable(path, why)
         else:
-            logs.append(path)
+            (iis if fmt == "iis" else logs).append(path)
     for folder, why in problems:
         report.unreadable(folder, why)
-    report.files = len(logs)
+    report.files = len(logs) + len(iis)
+    table = _apache(logs, engine, report, limits, bounds, fast_path)
+    if iis:
+        table = table.union(_iis(iis, engine, report, limits, bounds, table.schema()), distinct=False)
+    return table, report
+
+
+def _iis(paths: list[Path], engine: Engine, report: ReadReport, limits: Limits, bounds: TimeBounds,
+         schema: ibis.Schema) -> ibis.Table:
+    """IIS W3C logs, row by row (their columns are per file), typed as the Apache rows are."""
+    writer = PartWriter(engine.staging_folder("iis"), WEB_REQUESTS)
+    for path in paths:
+        before = report.records
+        for row in iter_iis_rows(TextStream(path, report, limits), bounds):
+            report.records += 1
+            writer.add(row)
+        report.formats["iis"] += report.records - before
+    writer.close()
+    table = engine.read_parquet(writer.folder)
+    return table.select(**{name: table[name].cast(schema[name]) for name in schema.names})
+
+
+def _apache(logs: list[Path], engine: Engine, report: ReadReport, limits: Limits,
+            bounds: TimeBounds, fast_path: bool = True) -> ibis.Table:
+    """Apache / Nginx logs: plain lines by the fast path, the rest parsed in the engine; counts and
+    rejects go to ``report``."""
     folder = engine.staging_folder("weblines")
-    if not logs or _stage_lines(logs, folder, report, limits) == 0:
+    fast = FastSink(engine.staging_folder("webfast"), bounds) if fast_path else None
+    staged = _stage_lines(logs, folder, report, limits, fast) if logs else 0
+    if fast is not None:
+        report.records += fast.records
+        for fmt, n in fast.formats.items():
+            if n:
+                report.formats[fmt] += n
+    if staged == 0:
         empty = engine.load(pa.Table.from_pylist([], schema=RAW_SCHEMA), "weblines")
-        return _canonical(parse_lines(cut_lines(empty), bounds)), report
-    raw = engine.read_parquet(folder)
+        slow = _canonical(parse_lines(cut_lines(empty), bounds))
+    else:
+        slow = _apache_slow(engine.read_parquet(folder), engine, report, bounds)
+    if fast is None or not fast.parts:
+        return slow
+    rows = engine.read_parquet(fast.folder)
+    schema = slow.schema()
+    rows = rows.select(**{name: rows[name].cast(schema[name]) for name in schema.names})
+    # Every line parsed by the fast path: the engine parse of no lines is left out of the plan (on
+    # Spark, that plan over an empty in-memory table exhausts the driver's memory).
+    return rows.union(slow, distinct=False) if staged else rows
+
+
+def _apache_slow(raw: ibis.Table, engine: Engine, report: ReadReport, bounds: TimeBounds) -> ibis.Table:
+    """Staged raw lines parsed in the engine; counts and rejects go to ``report``."""
     raw = raw.filter(~raw.text.re_search(BLANK_LINE))
     cut = engine.materialize(cut_lines(raw), "webcut")
     parsed = engine.materialize(parse_lines(cut, bounds).drop("json", "head", "request", "tail", "ts_text"),
@@ -385,4 +453,4 @@ def read_weblogs(paths: Iterable[str | Path] | str | Path, engine: Engine, *,
                 reason = "access-log line without a valid client address or timestamp"
             report.reject(rec.file, int(rec.line), reason, rec.text)
         report.bad_count += bad_total - len(bad)
-    return _canonical(parsed), report
+    return _canonical(parsed)

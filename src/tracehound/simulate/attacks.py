@@ -16,10 +16,16 @@ import numpy as np
 
 from ..errors import ConfigError
 from . import catalog, devices
+from .confounders import StaleCredential, plant_stale
 from .events import KIND, Events, Tables
 from .tenant import DAY_MS, Tenant, _random_ip
 
 MINUTE_MS = 60_000
+
+
+#: Most attempts a low-and-slow spray makes on one account: it stays under Entra ID's Smart Lockout
+#: (10 failures), or it would lock its targets out and be noticed.
+MAX_TRIES_PER_ACCOUNT = 8
 
 
 @dataclass(frozen=True)
@@ -31,15 +37,23 @@ class LowAndSlowSpray:
     attempts_per_day: mean attempts per active day (e.g. 1–10).
     jitter: 0 = attempts on an exact clock, 1 = each attempt anywhere in its slot (stratified uniform).
     dormant_gaps: number of pauses inside the window; dormant_days: (min, max) length of each pause.
-    targets: distinct tenant users targeted; attempts cycle through them so each sees few attempts.
+    targets: distinct tenant users targeted; attempts cycle through them so each sees few attempts —
+        raised when needed so that no account sees more than :data:`MAX_TRIES_PER_ACCOUNT` (a sprayer
+        stays under the lockout threshold; a small tenant's campaign reaches more of its users).
     ip_pool: distinct attacker IPs, drawn from hosting/VPN ranges outside the tenant's home countries;
         1 means one fixed IP. ip_ranges: how many hosting /16s the pool spans (0 = all of them).
     home_ip_share: share of attempts from residential IPs in the tenant's main country instead
         (drawn from ``home_ip_pool`` addresses): the sprayer hiding among the users' own ISPs.
-    ua_source: "odd" (tool user agents: python-requests, old IE, BAV2ROPC …) or "browsers" (ordinary current
-        browsers); ua_pool: how many distinct user agents it rotates (1 = fixed).
-    client_app / app: fixed ClientAppUsed / AppDisplayName, or None to draw each attempt from the tenant's
-        ordinary mix (randomised).
+    exit_countries: when given, the attacker's addresses sit in hosting / Tor-exit ranges of these
+        countries only, and each attempt picks its exit country from them at random (the country is
+        rotated among a small set instead of following the pool).
+    ua_source: "odd" (tool user agents: python-requests, old IE, BAV2ROPC …, a random subset) or "browsers"
+        (ordinary current browsers); ua_pool: how many distinct user agents it rotates (1 = fixed).
+    client_app / app: a fixed ClientAppUsed / AppDisplayName; a tuple of values, one picked per attempt at
+        random (rotated among a small set, e.g. IMAP4 and Authenticated SMTP); or None to draw each attempt
+        from the tenant's ordinary mix (randomised).
+    rotation_concentration: Dirichlet concentration of the per-campaign shares of a rotated field's values
+        (large: even shares; small: some values much rarer than others).
     locked_share, expired_share: share of attempts answered 50053 (locked) and 50055 (expired); rest 50126.
     successes: number of targeted accounts whose password is guessed (one ResultType 0 each, same fingerprint).
     """
@@ -56,10 +70,12 @@ class LowAndSlowSpray:
     ip_ranges: int = 0
     home_ip_share: float = 0.0
     home_ip_pool: int = 50
+    exit_countries: tuple[str, ...] = ()
     ua_source: str = "odd"
     ua_pool: int = 1
-    client_app: str | None = "IMAP4"
-    app: str | None = "Office 365 Exchange Online"
+    client_app: str | tuple[str, ...] | None = "IMAP4"
+    app: str | tuple[str, ...] | None = "Office 365 Exchange Online"
+    rotation_concentration: float = 4.0
     locked_share: float = 0.03
     expired_share: float = 0.02
     successes: int = 2
@@ -72,10 +88,18 @@ class LowAndSlowSpray:
             out += ["ip", "ip_prefix", "country", "city"]
         if self.ua_pool > 1:
             out += ["user_agent", "browser", "os"]
-        if self.client_app is None:
+        if not isinstance(self.client_app, str):
             out.append("client_app")
-        if self.app is None:
+        if not isinstance(self.app, str):
             out.append("app")
+        return out
+
+    def rotated_fields(self) -> dict[str, list[str]]:
+        """Fields whose value each attempt picks from a small declared set, with that set."""
+        out = {name: list(v) for name, v in (("client_app", self.client_app), ("app", self.app))
+               if isinstance(v, tuple)}
+        if self.exit_countries:
+            out["country"] = list(self.exit_countries)
         return out
 
 
@@ -84,13 +108,15 @@ class FastSpray:
     """Hundreds of users tried once each within minutes from one IP and one tool (a noisy spray).
 
     start_day: when, in days after the tenant's first day; duration_minutes: how long it lasts;
-    targets: users tried; user_agent / client_app / app: fixed; successes: accounts guessed.
+    targets: users tried; user_agent / client_app / app: fixed; successes: accounts guessed;
+    ip_count: addresses it uses, all in one /24 (1 = a single address).
     """
 
     name: str
     start_day: float = 30.3
     duration_minutes: float = 15.0
     targets: int = 300
+    ip_count: int = 1
     user_agent: str = "python-requests/2.31.0"
     client_app: str = "Browser"
     app: str = "Office 365 Exchange Online"
@@ -100,17 +126,23 @@ class FastSpray:
 
 @dataclass(frozen=True)
 class BruteForce:
-    """One user, hundreds of passwords in minutes from one IP; the account locks after a few.
+    """A few accounts, hundreds of passwords in minutes from one source; each account locks after a few.
 
-    attempts: per burst, within duration_minutes. lockout_after: attempts answered 50126 before Smart
-    Lockout answers 50053 (with occasional 50126). bursts: how many such bursts, burst_gap_days apart
-    (same user, IP and tool; the lockout has expired by the next one).
+    attempts: per burst (all victims together), within duration_minutes. victims: accounts tried, each
+    getting a random share of the attempts (at least ``lockout_after``), either one after another or
+    interleaved (``interleaved``). ip_count: the source's addresses, all in one /24. lockout_after:
+    attempts on an account answered 50126 before Smart Lockout answers 50053 (with occasional 50126).
+    bursts: how many such bursts, burst_gap_days apart (same victims, source and tool; the lockout has
+    expired by the next one).
     """
 
     name: str
     start_day: float = 50.6
     duration_minutes: float = 10.0
     attempts: int = 300
+    victims: int = 1
+    interleaved: bool = False
+    ip_count: int = 1
     lockout_after: int = 10
     bursts: int = 1
     burst_gap_days: float = 1.0
@@ -121,7 +153,7 @@ class BruteForce:
     kind: str = field(default="brute_force", init=False)
 
 
-Campaign = LowAndSlowSpray | FastSpray | BruteForce
+Campaign = LowAndSlowSpray | FastSpray | BruteForce | StaleCredential
 
 
 @dataclass
@@ -149,6 +181,34 @@ def _hosting_pool(tenant: Tenant, rng: np.random.Generator, size: int, n_ranges:
         ips.append(t.ip(_random_ip(rng, r.prefix16)))
         places.append(t.place(r.country, r.city))
     return np.array(ips, np.int32), np.array(places, np.int32)
+
+
+def _one_net(tenant: Tenant, rng: np.random.Generator, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """``count`` addresses in one hosting /24 outside the home countries: a burst's source."""
+    ip, place = _hosting_pool(tenant, rng, 1, 1)
+    net = tenant.tables.ips[int(ip[0])].rsplit(".", 1)[0]
+    hosts = rng.choice(np.arange(1, 255), max(1, count), replace=False)
+    return np.array([tenant.tables.ip(f"{net}.{int(h)}") for h in hosts], np.int32), np.full(len(hosts), place[0])
+
+
+def _exit_pool(tenant: Tenant, rng: np.random.Generator, size: int, countries: tuple[str, ...],
+               concentration: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Exit addresses per country (Tor / VPS / hosting ranges) and the campaign's share of each country."""
+    ranges = {code: [r for r in (*catalog.EXIT_RANGES, *catalog.HOSTING) if r.country == code] for code in countries}
+    missing = [code for code, found in ranges.items() if not found]
+    if missing:
+        raise ConfigError(f"no exit ranges in {missing}; expected countries of "
+                          f"{sorted({r.country for r in catalog.EXIT_RANGES})}")
+    ips, places, country = [], [], []
+    per = max(1, -(-size // len(countries)))
+    for k, code in enumerate(countries):
+        for _ in range(per):
+            r = ranges[code][int(rng.integers(len(ranges[code])))]
+            ips.append(tenant.tables.ip(_random_ip(rng, r.prefix16)))
+            places.append(tenant.tables.place(r.country, r.city))
+            country.append(k)
+    shares = rng.dirichlet(np.full(len(countries), concentration))
+    return np.array(ips, np.int32), np.array(places, np.int32), np.array(country), shares
 
 
 def _home_pool(tenant: Tenant, rng: np.random.Generator, size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -193,8 +253,7 @@ def _target_cycle(rng: np.random.Generator, targets: np.ndarray, n: int) -> np.n
 
 def _agents(tables: Tables, rng: np.random.Generator, source: str, pool: int) -> np.ndarray:
     if source == "odd":
-        first = int(rng.integers(len(devices.ODD_AGENTS)))
-        chosen = [devices.odd_agent(first + k) for k in range(min(pool, len(devices.ODD_AGENTS)))]
+        chosen = devices.odd_agents(rng, pool)
     elif source == "browsers":
         chosen = devices.ordinary_agents(rng, pool)
     else:
@@ -202,14 +261,24 @@ def _agents(tables: Tables, rng: np.random.Generator, source: str, pool: int) ->
     return np.array([tables.agent(a) for a in chosen], np.int32)
 
 
-def _ordinary(rng: np.random.Generator, n: int, fixed: str | None, index: dict, mix: dict[str, float]) -> np.ndarray:
+def _ordinary(rng: np.random.Generator, n: int, fixed: str | tuple[str, ...] | None, index: dict,
+              mix: dict[str, float], concentration: float = 4.0) -> tuple[np.ndarray, dict[str, float]]:
+    """One value per attempt: the fixed one, one of a rotated set (random shares per campaign), or the
+    tenant's ordinary mix; with the shares a rotated set was drawn with (empty otherwise)."""
+    if isinstance(fixed, tuple):
+        unknown = [v for v in fixed if v not in index]
+        if unknown or not fixed:
+            raise ConfigError(f"unknown or no value(s) {unknown!r}; expected some of {sorted(index)}")
+        shares = rng.dirichlet(np.full(len(fixed), concentration))
+        values = np.array([index[v] for v in fixed])[rng.choice(len(fixed), n, p=shares)]
+        return values, {v: round(float(p), 4) for v, p in zip(fixed, shares)}
     if fixed is not None:
         if fixed not in index:
             raise ConfigError(f"unknown value {fixed!r}; expected one of {sorted(index)}")
-        return np.full(n, index[fixed])
+        return np.full(n, index[fixed]), {}
     names = list(mix)
     p = np.array([mix[k] for k in names])
-    return np.array([index[k] for k in names])[rng.choice(len(names), n, p=p / p.sum())]
+    return np.array([index[k] for k in names])[rng.choice(len(names), n, p=p / p.sum())], {}
 
 
 def plant_low_and_slow(c: LowAndSlowSpray, tenant: Tenant, rng: np.random.Generator, start_ms: int,
@@ -227,11 +296,20 @@ def plant_low_and_slow(c: LowAndSlowSpray, tenant: Tenant, rng: np.random.Genera
     day_pos = np.array([a for a, _ in intervals])[which] + offset
     time_ms = start_ms + (day_pos * DAY_MS).astype(np.int64)
 
-    n_targets = min(c.targets, tenant.n_users)
+    n_targets = min(max(c.targets, -(-n // MAX_TRIES_PER_ACCOUNT)), tenant.n_users)
     targets = rng.choice(tenant.n_users, n_targets, replace=False).astype(np.int32)
     user = _target_cycle(rng, targets, n)
-    ip_pool, place_pool = _hosting_pool(tenant, rng, c.ip_pool, c.ip_ranges)
-    pick = rng.integers(0, len(ip_pool), n)
+    rotation: dict[str, dict[str, float]] = {}
+    if c.exit_countries:
+        ip_pool, place_pool, pool_country, shares = _exit_pool(tenant, rng, c.ip_pool, tuple(c.exit_countries),
+                                                               c.rotation_concentration)
+        country = rng.choice(len(c.exit_countries), n, p=shares)
+        members = [np.flatnonzero(pool_country == k) for k in range(len(c.exit_countries))]
+        pick = np.array([members[k][int(rng.integers(len(members[k])))] for k in country], dtype=np.int64)
+        rotation["country"] = {code: round(float(p), 4) for code, p in zip(c.exit_countries, shares)}
+    else:
+        ip_pool, place_pool = _hosting_pool(tenant, rng, c.ip_pool, c.ip_ranges)
+        pick = rng.integers(0, len(ip_pool), n)
     ip, place = ip_pool[pick], place_pool[pick]
     if c.home_ip_share > 0:
         home_ip, home_place = _home_pool(tenant, rng, c.home_ip_pool)
@@ -240,9 +318,13 @@ def plant_low_and_slow(c: LowAndSlowSpray, tenant: Tenant, rng: np.random.Genera
         ip[at_home], place[at_home] = home_ip[hp], home_place[hp]
     agent_pool = _agents(tenant.tables, rng, c.ua_source, c.ua_pool)
     agent = agent_pool[rng.integers(0, len(agent_pool), n)]
-    client = _ordinary(rng, n, c.client_app, catalog.CLIENT_INDEX, {"Browser": 0.6,
-                                                                    "Mobile Apps and Desktop clients": 0.4})
-    app = _ordinary(rng, n, c.app, catalog.APP_INDEX, catalog.BROWSER_APPS)
+    client, shares = _ordinary(rng, n, c.client_app, catalog.CLIENT_INDEX,
+                               {"Browser": 0.6, "Mobile Apps and Desktop clients": 0.4}, c.rotation_concentration)
+    if shares:
+        rotation["client_app"] = shares
+    app, shares = _ordinary(rng, n, c.app, catalog.APP_INDEX, catalog.BROWSER_APPS, c.rotation_concentration)
+    if shares:
+        rotation["app"] = shares
     u = rng.random(n)
     result = np.where(u < c.locked_share, 50053, np.where(u < c.locked_share + c.expired_share, 50055, 50126))
     # Successes: one attempt on each of a few distinct targeted users is the right password.
@@ -258,7 +340,9 @@ def plant_low_and_slow(c: LowAndSlowSpray, tenant: Tenant, rng: np.random.Genera
                 "active_days": round(active, 4), "distinct_ips": int(len(np.unique(ip))),
                 "distinct_user_agents": int(len(np.unique(agent))),
                 "compromised_users": sorted(tenant.tables.users[int(w)][0] for w in won),
-                "randomised_fields": c.randomised_fields()}
+                "randomised_fields": c.randomised_fields(), "rotated_shares": rotation,
+                "user_agents": sorted({tenant.tables.agents[int(a)].user_agent for a in np.unique(agent)})
+                if c.ua_pool <= 8 else []}
     return Planted(events, realised)
 
 
@@ -277,42 +361,60 @@ def plant_fast_spray(c: FastSpray, tenant: Tenant, rng: np.random.Generator, sta
     _check_start(c, days)
     n = min(c.targets, tenant.n_users)
     user = rng.choice(tenant.n_users, n, replace=False).astype(np.int32)
-    ip, place = _hosting_pool(tenant, rng, 1, 1)
+    ips, places = _hosting_pool(tenant, rng, 1, 1) if c.ip_count <= 1 else _one_net(tenant, rng, c.ip_count)
     agent = tenant.tables.agent(devices.agent_for(c.user_agent))
     result = np.full(n, 50126)
     won = rng.choice(n, min(c.successes, n), replace=False)
     result[won] = 0
+    pick = rng.integers(0, len(ips), n)
     events = Events.build(n, time_ms=_burst_times(rng, start_ms, c.start_day, c.duration_minutes, n), user=user,
-                          result=result, ip=int(ip[0]), place=int(place[0]), agent=agent,
+                          result=result, ip=ips[pick], place=places[pick], agent=agent,
                           app=catalog.APP_INDEX[c.app], client=catalog.CLIENT_INDEX[c.client_app],
                           label=tenant.tables.label(c.name), kind=KIND[c.kind])
     return Planted(events, {"attempts": n, "successes": len(won), "distinct_targets": n,
-                            "ip": tenant.tables.ips[int(ip[0])],
+                            "ip": tenant.tables.ips[int(ips[0])],
+                            "ips": sorted(tenant.tables.ips[int(i)] for i in np.unique(ips[pick])),
                             "compromised_users": sorted(tenant.tables.users[int(user[w])][0] for w in won)})
 
 
 def plant_brute_force(c: BruteForce, tenant: Tenant, rng: np.random.Generator, start_ms: int, days: int) -> Planted:
-    """``attempts`` passwords against one user in minutes, ``bursts`` times; locked out after ``lockout_after``."""
+    """``attempts`` passwords against ``victims`` accounts in minutes from one source, ``bursts`` times; each
+    account is locked out after ``lockout_after`` attempts on it."""
     _check_start(c, days)
-    victim = int(rng.integers(tenant.n_users))
-    ip, place = _hosting_pool(tenant, rng, 1, 1)
+    if c.victims < 1 or c.attempts < c.victims * c.lockout_after:
+        raise ConfigError(f"campaign {c.name!r}: {c.attempts} attempts cannot reach {c.victims} victim(s) "
+                          f"{c.lockout_after} times each")
+    victims = rng.choice(tenant.n_users, min(c.victims, tenant.n_users), replace=False).astype(np.int32)
+    ips, places = _hosting_pool(tenant, rng, 1, 1) if c.ip_count <= 1 else _one_net(tenant, rng, c.ip_count)
     agent = tenant.tables.agent(devices.agent_for(c.user_agent))
-    times, results = [], []
+    # Every victim gets at least its lockout's worth; the rest is shared at random.
+    spare = c.attempts - len(victims) * c.lockout_after
+    per_victim = c.lockout_after + rng.multinomial(spare, rng.dirichlet(np.full(len(victims), 2.0)))
+    times, results, users = [], [], []
     for k in range(c.bursts):
         day = c.start_day + k * c.burst_gap_days
         if day >= days:
             break
-        times.append(_burst_times(rng, start_ms, day, c.duration_minutes, c.attempts))
-        result = np.where(rng.random(c.attempts) < 0.9, 50053, 50126)
-        result[:c.lockout_after] = 50126
+        order = np.repeat(np.arange(len(victims)), per_victim)
+        if c.interleaved:
+            order = rng.permutation(order)
+        times.append(_burst_times(rng, start_ms, day, c.duration_minutes, len(order)))
+        result = np.where(rng.random(len(order)) < 0.9, 50053, 50126)
+        for v in range(len(victims)):
+            result[np.flatnonzero(order == v)[:c.lockout_after]] = 50126
         results.append(result)
+        users.append(victims[order])
     n = sum(len(t) for t in times)
-    events = Events.build(n, time_ms=np.concatenate(times), user=victim, result=np.concatenate(results),
-                          ip=int(ip[0]), place=int(place[0]), agent=agent, app=catalog.APP_INDEX[c.app],
-                          client=catalog.CLIENT_INDEX[c.client_app], label=tenant.tables.label(c.name),
-                          kind=KIND[c.kind])
+    pick = rng.integers(0, len(ips), n)
+    events = Events.build(n, time_ms=np.concatenate(times), user=np.concatenate(users),
+                          result=np.concatenate(results), ip=ips[pick], place=places[pick], agent=agent,
+                          app=catalog.APP_INDEX[c.app], client=catalog.CLIENT_INDEX[c.client_app],
+                          label=tenant.tables.label(c.name), kind=KIND[c.kind])
+    names = [tenant.tables.users[int(v)][0] for v in victims]
     return Planted(events, {"attempts": n, "successes": 0, "bursts": len(times),
-                            "victim": tenant.tables.users[victim][0], "ip": tenant.tables.ips[int(ip[0])]})
+                            "victim": names[0], "victims": dict(sorted(zip(names, (per_victim * len(times)).tolist()))),
+                            "ip": tenant.tables.ips[int(ips[0])],
+                            "ips": sorted(tenant.tables.ips[int(i)] for i in np.unique(ips[pick]))})
 
 
 def plant(c: Campaign, tenant: Tenant, rng: np.random.Generator, start_ms: int, days: int) -> Planted:
@@ -323,6 +425,12 @@ def plant(c: Campaign, tenant: Tenant, rng: np.random.Generator, start_ms: int, 
         return plant_fast_spray(c, tenant, rng, start_ms, days)
     if isinstance(c, BruteForce):
         return plant_brute_force(c, tenant, rng, start_ms, days)
+    if isinstance(c, StaleCredential):
+        events = plant_stale(c, tenant, rng, start_ms, days)
+        failing = events.result != 0
+        return Planted(events, {"attempts": int(failing.sum()), "successes": int((~failing).sum()),
+                                "account": tenant.tables.users[int(events.user[0])][0] if len(events) else None,
+                                "ip": tenant.tables.ips[int(events.ip[0])] if len(events) else None})
     raise ConfigError(f"not a campaign: {c!r}")
 
 
@@ -338,74 +446,5 @@ def describe(c: Campaign, planted: Planted) -> dict:
             "last_seen": iso(int(times.max())), **planted.realised}
 
 
+#: Named attack presets of :func:`~.presets.default_campaigns`.
 DIFFICULTIES = ("none", "easy", "standard", "hard")
-
-
-def default_campaigns(seed: int, difficulty: str = "standard", *, days: int = 120, users: int = 2000) -> list[Campaign]:
-    """The campaigns planted for a named difficulty, varied by ``seed`` (windows, rates, pools, targets).
-
-    none: no attacks (benign tenant, for false-positive counts).
-    easy: three low-and-slow sprays from hosting IPs with one odd user agent and a legacy client, 6–10/day;
-        plus a fast spray and a brute force.
-    standard: (1) randomises only the IP; (2) IP + user agent from a few odd values; (3) user agent from
-        dozens of ordinary current browsers and 30% home-country residential IPs; (4) about one attempt a
-        day; plus a fast spray and a brute force.
-    hard: like standard but slower (2–3/day), with dormant gaps, two ordinary-browser campaigns (one also
-        randomising the app) with half their IPs at home, and a 0.7/day trickle.
-    """
-    if difficulty not in DIFFICULTIES:
-        raise ConfigError(f"unknown difficulty {difficulty!r}; expected one of {', '.join(DIFFICULTIES)}")
-    rng = np.random.default_rng([seed, 7])
-    if difficulty == "none":
-        return []
-
-    def window() -> dict:
-        return {"start_day": round(float(rng.uniform(0.04, 0.3)) * days, 2),
-                "end_day": round(float(rng.uniform(0.72, 0.98)) * days, 2)}
-
-    def targets(lo: float = 0.06, hi: float = 0.15) -> int:
-        return max(8, int(users * rng.uniform(lo, hi)))
-
-    def rate(lo: float, hi: float) -> float:
-        return round(float(rng.uniform(lo, hi)), 2)
-
-    dormant = (round(0.025 * days, 2), round(0.065 * days, 2))  # 3–7.8 days in 120
-
-    bursts: list[Campaign] = [
-        FastSpray("fast-spray", start_day=round(float(rng.uniform(0.1, 0.9)) * days, 3),
-                  targets=max(10, min(400, users // 5))),
-        BruteForce("brute-force", start_day=round(float(rng.uniform(0.1, 0.9)) * days, 3)),
-    ]
-    if difficulty == "easy":
-        return [LowAndSlowSpray(f"spray-{k + 1}", **window(), attempts_per_day=rate(6, 10), targets=targets(),
-                                ip_pool=500, ua_source="odd", ua_pool=1, client_app=client)
-                for k, client in enumerate(("IMAP4", "Authenticated SMTP", "Other clients"))] + bursts
-    if difficulty == "standard":
-        return [
-            LowAndSlowSpray("spray-ip-only", **window(), attempts_per_day=rate(4, 8), dormant_gaps=1,
-                            dormant_days=dormant, targets=targets(), ip_pool=2000, ua_source="odd", ua_pool=1,
-                            client_app="IMAP4"),
-            LowAndSlowSpray("spray-ip-odd-ua", **window(), attempts_per_day=rate(3, 6), targets=targets(),
-                            ip_pool=800, ua_source="odd", ua_pool=4, client_app="Other clients",
-                            app="Office 365 Exchange Online"),
-            LowAndSlowSpray("spray-browsers-home", **window(), attempts_per_day=rate(3, 5), targets=targets(),
-                            ip_pool=600, home_ip_share=0.3, ua_source="browsers", ua_pool=40,
-                            client_app="Browser", app="OfficeHome"),
-            LowAndSlowSpray("spray-one-a-day", start_day=round(0.02 * days, 2), end_day=round(0.97 * days, 2),
-                            attempts_per_day=1.0, targets=targets(0.03, 0.06), ip_pool=200, ua_source="odd",
-                            ua_pool=2, client_app="Authenticated SMTP"),
-        ] + bursts
-    return [
-        LowAndSlowSpray("spray-ip-only", **window(), attempts_per_day=rate(2, 3), dormant_gaps=2,
-                        dormant_days=dormant, targets=targets(), ip_pool=3000, ua_source="odd", ua_pool=1,
-                        client_app="IMAP4"),
-        LowAndSlowSpray("spray-browsers-home", **window(), attempts_per_day=rate(2, 3), dormant_gaps=1,
-                        dormant_days=dormant, targets=targets(), ip_pool=1000, home_ip_share=0.5,
-                        ua_source="browsers", ua_pool=60, client_app="Browser", app="OfficeHome"),
-        LowAndSlowSpray("spray-browsers-any-app", **window(), attempts_per_day=rate(2, 3), targets=targets(),
-                        ip_pool=1000, home_ip_share=0.5, ua_source="browsers", ua_pool=40,
-                        client_app="Browser", app=None),
-        LowAndSlowSpray("spray-trickle", start_day=round(0.02 * days, 2), end_day=round(0.97 * days, 2),
-                        attempts_per_day=0.7, dormant_gaps=3, dormant_days=dormant, targets=targets(0.03, 0.06),
-                        ip_pool=300, ua_source="odd", ua_pool=3, client_app="Exchange ActiveSync"),
-    ] + bursts

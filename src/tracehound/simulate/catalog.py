@@ -68,6 +68,20 @@ CITIES: tuple[City, ...] = (
     City("ID", "Jakarta", "Jakarta", -6.2088, 106.8456, 7),
     City("US", "Virginia", "Ashburn", 39.0438, -77.4874, -5),
     City("US", "Oregon", "Boardman", 45.8399, -119.7006, -8),
+    # Exit countries of Tor relays and cheap VPS providers (see EXIT_RANGES); no home country here.
+    City("SE", "Stockholm", "Stockholm", 59.3293, 18.0686, 1),
+    City("CH", "Zurich", "Zurich", 47.3769, 8.5417, 1),
+    City("LU", "Luxembourg", "Luxembourg", 49.6116, 6.1319, 1),
+    City("MD", "Chisinau", "Chisinau", 47.0105, 28.8638, 2),
+    City("PL", "Mazowieckie", "Warsaw", 52.2297, 21.0122, 1),
+    City("UA", "Kyiv", "Kyiv", 50.4501, 30.5234, 2),
+    City("FI", "Uusimaa", "Helsinki", 60.1699, 24.9384, 2),
+    City("IS", "Capital Region", "Reykjavik", 64.1466, -21.9426, 0),
+    City("CZ", "Prague", "Prague", 50.0755, 14.4378, 1),
+    City("BG", "Sofia", "Sofia", 42.6977, 23.3219, 2),
+    City("HK", "Hong Kong", "Hong Kong", 22.3193, 114.1694, 8),
+    City("SC", "Mahe", "Victoria", -4.6191, 55.4513, 4),
+    City("PA", "Panama", "Panama City", 8.9824, -79.5199, -5),
 )
 
 #: Where users live, and how likely a user is to live there (most of a tenant sits in one or two countries).
@@ -145,6 +159,33 @@ HOSTING: tuple[HostingRange, ...] = (
     HostingRange("177.54", "Locaweb", "BR", "Sao Paulo"),
 )
 
+#: Tor exit and offshore / bullet-proof VPS ranges, one or more per country: where a careful sprayer
+#: picks its exit country from a short list (``LowAndSlowSpray.exit_countries``).
+EXIT_RANGES: tuple[HostingRange, ...] = (
+    HostingRange("185.107", "Tor exit", "NL", "Amsterdam"),
+    HostingRange("109.70", "Tor exit", "NL", "Amsterdam"),
+    HostingRange("171.25", "Tor exit", "SE", "Stockholm"),
+    HostingRange("185.100", "Tor exit", "CH", "Zurich"),
+    HostingRange("104.244", "Tor exit", "LU", "Luxembourg"),
+    HostingRange("192.42", "FranTech", "LU", "Luxembourg"),
+    HostingRange("176.123", "Alexhost", "MD", "Chisinau"),
+    HostingRange("45.134", "Tor exit", "PL", "Warsaw"),
+    HostingRange("193.239", "Hostpro", "UA", "Kyiv"),
+    HostingRange("65.21", "Hetzner", "FI", "Helsinki"),
+    HostingRange("82.221", "OrangeWebsite", "IS", "Reykjavik"),
+    HostingRange("185.246", "Tor exit", "CZ", "Prague"),
+    HostingRange("94.156", "Neterra", "BG", "Sofia"),
+    HostingRange("103.152", "VPS", "HK", "Hong Kong"),
+    HostingRange("196.196", "Offshore VPS", "SC", "Victoria"),
+    HostingRange("190.97", "Offshore VPS", "PA", "Panama City"),
+    HostingRange("91.219", "Tor exit", "RO", "Bucharest"),
+    HostingRange("5.255", "Selectel", "RU", "Moscow"),
+    HostingRange("51.15", "OVH", "FR", "Roubaix"),
+    HostingRange("139.99", "Linode", "SG", "Singapore"),
+    HostingRange("45.141", "VPS", "BR", "Sao Paulo"),
+    HostingRange("103.251", "VPS", "VN", "Hanoi"),
+)
+
 #: (AppDisplayName, AppId) as Entra ID reports them.
 APPS: tuple[tuple[str, str], ...] = (
     ("Office 365 Exchange Online", "00000002-0000-0ff1-ce00-000000000000"),
@@ -156,8 +197,18 @@ APPS: tuple[tuple[str, str], ...] = (
     ("Microsoft Office", "d3590ed6-52b3-4102-aeff-aad2292ab01c"),
     ("OneDrive SyncEngine", "ab9b8c07-8f02-4f72-87fa-80105867a763"),
     ("Microsoft Authentication Broker", "29d9ed98-a469-4536-ade2-f981bc1d605e"),
+    # Admin tools (public clients that accept a password grant): what a sprayer testing passwords
+    # through the resource-owner flow names as its app.
+    ("Azure Active Directory PowerShell", "1b730954-1685-4b74-9bfd-dac224a7b894"),
+    ("Microsoft Azure CLI", "04b07795-8ddb-461a-bbee-02f9e1bf7b46"),
+    ("Microsoft Azure PowerShell", "1950a258-227b-4e31-a9cf-717495945fc2"),
+    ("Microsoft Graph Command Line Tools", "14d82eec-204b-4c2f-b7e8-296a70dab67e"),
+    ("Graph Explorer", "de8bc8b5-d9f9-48b1-a8ad-b748da725064"),
 )
 APP_INDEX = {name: i for i, (name, _) in enumerate(APPS)}
+#: Admin tools that take a password grant: what a spray rotates its app among.
+ADMIN_TOOLS: tuple[str, ...] = ("Azure Active Directory PowerShell", "Microsoft Azure CLI",
+                                "Microsoft Azure PowerShell", "Microsoft Graph Command Line Tools", "Graph Explorer")
 
 #: Which app a sign-in is for, by the kind of client (weights need not sum to 1).
 BROWSER_APPS = {"OfficeHome": 0.22, "Office 365 Exchange Online": 0.28, "Office 365 SharePoint Online": 0.22,
@@ -168,6 +219,9 @@ CLIENT_APPS_MIX = {"Microsoft Office": 0.30, "Microsoft Teams": 0.30, "Office 36
 CLIENTS: tuple[str, ...] = ("Browser", "Mobile Apps and Desktop clients", "Exchange ActiveSync", "IMAP4",
                             "Authenticated SMTP", "Exchange Web Services", "Other clients", "POP3")
 CLIENT_INDEX = {name: i for i, name in enumerate(CLIENTS)}
+#: Client apps that take a password without modern authentication: what a spray tool speaks.
+LEGACY_PROTOCOLS: tuple[str, ...] = ("Exchange ActiveSync", "IMAP4", "Authenticated SMTP", "Exchange Web Services",
+                                     "Other clients", "POP3")
 
 #: ResultType → ResultDescription (Entra ID's wording).
 RESULTS: dict[int, str] = {

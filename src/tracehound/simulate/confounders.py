@@ -8,10 +8,11 @@ so the simulator plants them, labelled, next to the attacks.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..errors import ConfigError
 from . import catalog, devices
 from .events import KIND, Events
 from .tenant import DAY_MS, Tenant, _random_ip
@@ -134,6 +135,67 @@ def _service_accounts(tenant: Tenant, rng: np.random.Generator, count: int, inte
                                     client=catalog.CLIENT_INDEX["Authenticated SMTP"], interactive=False,
                                     kind=KIND["service_account"]))
     return batches
+
+
+@dataclass(frozen=True)
+class StaleCredential:
+    """A service (a scanner, a mail relay, a sync job) whose password was changed and that keeps signing
+    in with the old one on its clock: benign, and worth an operator's ticket, but not an attack.
+
+    name: its label in ``labels.csv`` (kind ``stale_credential``). change_day: when the password changed,
+    in days after the tenant's first day; success_days: days it signed in fine before that (0: only
+    failures in the export); fail_days: how long it keeps failing. period_minutes: its clock, with
+    ``jitter_seconds`` of noise per attempt; missed_share: cycles it skips (a host rebooting, a queue
+    empty); retry_share: cycles it retries a few seconds later. source: ``office`` — the office egress
+    address the tenant's users share — or ``server``, its own address in the office /24. client_app: the
+    protocol it speaks.
+    """
+
+    name: str
+    change_day: float = 40.0
+    success_days: float = 5.0
+    fail_days: float = 9.0
+    period_minutes: float = 15.0
+    jitter_seconds: float = 20.0
+    missed_share: float = 0.0
+    retry_share: float = 0.0
+    source: str = "office"
+    client_app: str = "Authenticated SMTP"
+    kind: str = field(default="stale_credential", init=False)
+
+
+def plant_stale(c: StaleCredential, tenant: Tenant, rng: np.random.Generator, start_ms: int, days: int) -> Events:
+    """The stale service's sign-ins: successes on its clock until ``change_day``, then failures (50126)."""
+    if c.source not in ("office", "server"):
+        raise ConfigError(f"stale credential {c.name!r}: source must be 'office' or 'server', got {c.source!r}")
+    if c.period_minutes <= 0 or c.fail_days <= 0 or not 0 <= c.change_day < days:
+        raise ConfigError(f"stale credential {c.name!r}: needs a positive period and fail_days, and a change "
+                          f"day within the simulated {days} days")
+    if c.client_app not in catalog.CLIENT_INDEX:
+        raise ConfigError(f"unknown client app {c.client_app!r}; expected one of {sorted(catalog.CLIENT_INDEX)}")
+    t = tenant.tables
+    user = len(t.users)
+    t.users.append((f"{c.name}@{tenant.domain}", f"{c.name} (service)", devices._guid(rng)))
+    hq = int(rng.integers(tenant.n_users))
+    office = int(tenant.office_ip[hq, int(rng.integers(3))])
+    ip = office if c.source == "office" else \
+        t.ip(t.ips[office].rsplit(".", 1)[0] + f".{int(rng.integers(241, 254))}")
+    agent = t.agent(devices.bare_agent(""))
+    changed = start_ms + int(c.change_day * DAY_MS)
+    begin = max(start_ms, changed - int(c.success_days * DAY_MS))
+    end = min(start_ms + days * DAY_MS, changed + int(c.fail_days * DAY_MS))
+    step = int(c.period_minutes * 60 * SECOND_MS)
+    times = np.arange(begin + int(rng.integers(step)), end, step, dtype=np.int64)
+    times = times[rng.random(len(times)) >= c.missed_share]
+    retried = times[rng.random(len(times)) < c.retry_share]
+    retries = retried + rng.integers(2, 15, len(retried)) * SECOND_MS
+    times = np.sort(np.concatenate([times, retries]))
+    times += (rng.uniform(-1, 1, len(times)) * c.jitter_seconds * SECOND_MS).astype(np.int64)
+    return Events.build(len(times), time_ms=times, user=user, result=np.where(times < changed, 0, 50126), ip=ip,
+                        place=int(tenant.office_place[hq]), agent=agent,
+                        app=catalog.APP_INDEX["Office 365 Exchange Online"],
+                        client=catalog.CLIENT_INDEX[c.client_app], interactive=False, label=t.label(c.name),
+                        kind=KIND[c.kind])
 
 
 def add_confounders(tenant: Tenant, benign: Events, knobs: Confounders, *, start_ms: int, days: int,

@@ -24,7 +24,6 @@ servers (``roles``).
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -33,12 +32,8 @@ import numpy as np
 import orjson
 
 from .logons import START, _iso
-from .writer import open_output
+from .zeekout import write_conn
 
-FIELDS = ["ts", "uid", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "proto", "service",
-          "duration", "orig_bytes", "resp_bytes", "conn_state"]
-TYPES = ["time", "string", "addr", "port", "addr", "port", "enum", "string", "interval", "count",
-         "count", "string"]
 DEPARTMENTS = ("engineering", "hr", "finance", "sales", "marketing", "legal", "support", "research", "operations")
 SWEEP_PORTS = (21, 22, 23, 25, 53, 80, 110, 135, 139, 143, 389, 443, 445, 1433, 3306, 3389, 5432, 5900,
                5985, 8080, 8443, 9100)
@@ -59,6 +54,7 @@ class ConnSimConfig:
     long_sessions: int = 2
     attack_after_day: int = 15
     start: datetime = START
+    fmt: str = "zeek-tsv"           # a key of simulate.zeekout.FORMATS
 
 
 @dataclass
@@ -369,7 +365,8 @@ def _attack(kind: str, net: _Net, r: _Rows, src: str, t0: float) -> list[float]:
 
 
 def simulate_connections(out_dir: str | Path, config: ConnSimConfig = ConnSimConfig()) -> dict:
-    """Write ``conn.log.gz`` (Zeek TSV) and ``truth.jsonl`` into ``out_dir``; return a summary dict."""
+    """Write the connections (``conn.log.gz``, Zeek TSV, or ``config.fmt``) and ``truth.jsonl`` into
+    ``out_dir``; return a summary dict."""
     rng = np.random.default_rng(config.seed)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -386,14 +383,7 @@ def simulate_connections(out_dir: str | Path, config: ConnSimConfig = ConnSimCon
         _servers(net, r, config, day, base, sweep_day, sweep_hour, sweep_ports, patch_day, offsite, cdn)
     truth = _plant(net, r, config, day0)
     rows = sorted(r.rows, key=lambda row: row[:4])
-    path = out / "conn.log.gz"
-    with open_output(path, gzip=True) as raw, io.TextIOWrapper(raw, encoding="utf-8") as fh:
-        fh.write("#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-\n")
-        fh.write("#path\tconn\n#fields\t" + "\t".join(FIELDS) + "\n#types\t" + "\t".join(TYPES) + "\n")
-        for n, (t, src, dst, port, proto, service, duration, sent, recv, state) in enumerate(rows):
-            dur = "-" if duration is None else f"{duration:.3f}"
-            fh.write(f"{t:.6f}\tC{config.seed:02d}{n:09d}\t{src}\t{int(rng.integers(1024, 65535))}\t{dst}\t"
-                     f"{port}\t{proto}\t{service or '-'}\t{dur}\t{sent}\t{recv}\t{state}\n")
+    path = write_conn(out, rows, config.fmt, config.seed, rng)
     with (out / "truth.jsonl").open("wb") as fh:
         for item in truth:
             fh.write(orjson.dumps(item) + b"\n")

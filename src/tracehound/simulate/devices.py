@@ -117,7 +117,8 @@ def legacy_agent(rng: np.random.Generator, client_app: str) -> Agent:
                  _detail("", ""))
 
 
-#: Unusual user agents sprays are known to send, with the (browser, OS) Entra ID derives from them.
+#: Unusual user agents sprays are known to send, with the (browser, OS) Entra ID derives from them (the
+#: fixed ones a burst can be given by name; campaigns draw theirs from :data:`TOOL_TEMPLATES`).
 ODD_AGENTS: tuple[tuple[str, str, str], ...] = (
     ("python-requests/2.31.0", "Python Requests 2.31", ""),
     ("Mozilla/5.0 (compatible; MSIE 9.0; Windows NT 6.1; Trident/5.0)", "IE 9.0", "Windows 7"),
@@ -137,9 +138,59 @@ ODD_AGENTS: tuple[tuple[str, str, str], ...] = (
 )
 
 
-def odd_agent(index: int) -> Agent:
-    ua, browser, os_name = ODD_AGENTS[index % len(ODD_AGENTS)]
-    return Agent(ua, _detail(os_name, browser))
+#: Templates of tool user agents, with the version parts a tool's operator happens to run drawn at random
+#: ({a}, {b}, {c}: integers in the given ranges; {x}: one of the listed choices), and the browser / OS
+#: Entra ID derives from them. Two campaigns rarely send the very same string, as in real tenants,
+#: but may (BAV2ROPC has no version).
+TOOL_TEMPLATES: tuple[tuple[str, str, str, dict], ...] = (
+    ("python-requests/2.{a}.{b}", "Python Requests 2.{a}", "", {"a": (18, 32), "b": (0, 4)}),
+    ("Python/3.{a} aiohttp/3.{b}.{c}", "", "", {"a": (7, 12), "b": (6, 9), "c": (0, 6)}),
+    ("Go-http-client/{x}", "Go-http-client {x}", "", {"x": ("1.1", "2.0")}),
+    ("curl/{a}.{b}.{c}", "curl {a}.{b}.{c}", "", {"a": (7, 8), "b": (29, 89), "c": (0, 2)}),
+    ("okhttp/{a}.{b}.{c}", "okhttp {a}.{b}.{c}", "", {"a": (3, 4), "b": (0, 12), "c": (0, 3)}),
+    ("Java/1.8.0_{a}", "Java 1.8.0", "", {"a": (100, 392)}),
+    ("axios/{a}.{b}.{c}", "", "", {"a": (0, 1), "b": (19, 27), "c": (0, 6)}),
+    ("node-fetch/{x}", "", "", {"x": ("1.0 (+https://github.com/bitinn/node-fetch)", "2.6.7", "3.3.2")}),
+    ("libwww-perl/6.{a}", "libwww-perl 6.{a}", "", {"a": (30, 77)}),
+    ("BAV2ROPC", "", "", {}),
+    ("Mozilla/5.0 (compatible; MSIE {x}; Windows NT 6.1; Trident/5.0)", "IE {x}", "Windows 7",
+     {"x": ("9.0", "10.0")}),
+    ("Mozilla/4.0 (compatible; MSIE 8.0; Windows NT 5.1; Trident/4.0)", "IE 8.0", "Windows XP", {}),
+    ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{a}.0.{b}.{c} "
+     "Safari/537.36", "Chrome {a}.0.{b}", "Windows 10", {"a": (58, 99), "b": (3000, 4999), "c": (10, 220)}),
+    ("Mozilla/5.0 (Windows NT 6.1; WOW64; rv:{a}.0) Gecko/20100101 Firefox/{a}.0", "Firefox {a}.0", "Windows 7",
+     {"a": (45, 78)}),
+    ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{a}.0.{b}.{c} Safari/537.36",
+     "Chrome {a}.0.{b}", "Linux", {"a": (60, 99), "b": (3000, 4999), "c": (10, 220)}),
+    ("Mozilla/5.0 (Windows NT; Windows NT 10.0; en-US) WindowsPowerShell/5.1.{x}.{a}", "", "Windows 10",
+     {"x": ("17763", "19041", "22621"), "a": (1, 3999)}),
+    ("Mozilla/5.0 (Windows NT 10.0; Microsoft Windows 10.0.{x}; en-US) PowerShell/7.{a}.{b}", "", "Windows 10",
+     {"x": ("19045", "22631"), "a": (0, 4), "b": (0, 12)}),
+    ("Apple-iPhone{a}C{b}/{c}.{a}", "", "Ios", {"a": (7, 15), "b": (1, 5), "c": (1200, 2110)}),
+    ("Mozilla/5.0 (compatible; Konqueror/4.{a}; FreeBSD) KHTML/4.{a}.{b} (like Gecko)", "Konqueror 4.{a}", "FreeBSD",
+     {"a": (2, 14), "b": (0, 5)}),
+    ("Microsoft Office/16.0 (Windows NT 10.0; Microsoft Outlook 16.0.{a}; Pro)", "Rich Client 3.19.8", "Windows 10",
+     {"a": (4266, 5100)}),
+)
+
+
+def tool_agent(rng: np.random.Generator, template: int | None = None) -> Agent:
+    """One tool user agent: template ``template`` (or a random one) with its versions drawn at random."""
+    ua, browser, os_name, parts = TOOL_TEMPLATES[int(rng.integers(len(TOOL_TEMPLATES))) if template is None
+                                                 else template]
+    values = {}
+    for key, spec in parts.items():
+        if isinstance(spec[0], str):
+            values[key] = spec[int(rng.integers(len(spec)))]
+        else:
+            values[key] = str(int(rng.integers(spec[0], spec[1] + 1)))
+    return Agent(ua.format(**values), _detail(os_name, browser.format(**values)))
+
+
+def odd_agents(rng: np.random.Generator, n: int) -> list[Agent]:
+    """``n`` distinct tool agents from distinct templates (a tool's small rotation set, its own versions)."""
+    templates = rng.choice(len(TOOL_TEMPLATES), min(n, len(TOOL_TEMPLATES)), replace=False)
+    return [tool_agent(rng, int(t)) for t in templates]
 
 
 def ordinary_agents(rng: np.random.Generator, n: int) -> list[Agent]:

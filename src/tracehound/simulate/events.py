@@ -19,8 +19,11 @@ from .devices import Agent
 #: traveller (a sign-in during a trip abroad), new_device (from a replacement phone or laptop),
 #: service_account (the misconfigured account on a clock). Attack kinds (label = campaign name):
 #: low_and_slow_spray, fast_spray, brute_force; external is the default for injected records.
+#: stale_credential (label = its name): a planted service whose password was changed, still signing in
+#: with the old one on a clock — benign, but not an ordinary sign-in.
 KINDS: tuple[str, ...] = ("benign", "typo", "expired_password", "mfa_interrupt", "traveller", "new_device",
-                          "service_account", "low_and_slow_spray", "fast_spray", "brute_force", "external")
+                          "service_account", "low_and_slow_spray", "fast_spray", "brute_force", "external",
+                          "stale_credential")
 KIND = {k: i for i, k in enumerate(KINDS)}
 
 

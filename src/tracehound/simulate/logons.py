@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import orjson
 
+from .winevents import FORMATS, WinEvent, write_events
 from .writer import open_output
 
 START = datetime(2024, 3, 4, tzinfo=timezone.utc)  # a Monday
@@ -40,7 +41,7 @@ class LogonSimConfig:
     lateral_bursts: int = 5
     attack_after_day: int = 15      # bursts happen on days >= this (after a 14-day baseline)
     start: datetime = START
-    fmt: str = "lanl"               # lanl or windows-json
+    fmt: str = "lanl"               # lanl, windows-json, or evtx-json / eventxml / eventxml-doc
 
 
 class _Sink:
@@ -166,4 +167,11 @@ def _write(out: Path, rows: list, fmt: str) -> Path:
                     "TargetUserName": user, "TargetDomainName": DOMAIN, "LogonType": str(ltype),
                     "WorkstationName": src, "IpAddress": "-"}) + b"\n")
         return path
-    raise ValueError(f"unknown logon output format {fmt!r}; expected lanl or windows-json")
+    if fmt in FORMATS:  # EVTX-as-JSON or Event XML, as the logging host's Security log renders it
+        events = (WinEvent(code, t, f"{dst}.corp.local", i + 1, (
+            ("TargetUserName", user), ("TargetDomainName", DOMAIN), ("LogonType", str(ltype)),
+            ("WorkstationName", src), ("IpAddress", "-"), *((("SubStatus", "0xc000006a"),) if code == 4625 else ())))
+            for i, (t, user, src, dst, ltype, code) in enumerate(rows))
+        return write_events(out, events, fmt)
+    raise ValueError(f"unknown logon output format {fmt!r}; expected lanl, windows-json or one of "
+                     f"{', '.join(FORMATS)}")

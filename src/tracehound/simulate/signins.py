@@ -18,16 +18,17 @@ import orjson
 import pyarrow.parquet as pq
 
 from ..errors import ConfigError
-from .attacks import DIFFICULTIES, BruteForce, Campaign, FastSpray, LowAndSlowSpray, default_campaigns, describe, plant
-from .confounders import NO_CONFOUNDERS, Confounders, add_confounders
+from .attacks import DIFFICULTIES, BruteForce, Campaign, FastSpray, LowAndSlowSpray, describe, plant
+from .confounders import NO_CONFOUNDERS, Confounders, StaleCredential, add_confounders
 from .events import KIND, KINDS, Events
 from .external import m365_to_signinlogs, spread_records
+from .presets import default_campaigns
 from .tenant import DAY_MS, benign_signins, build_tenant
 from .writer import ChunkWriter, ExtraRecord, open_output, record_time, write_lines
 
 __all__ = ["simulate_signins", "SimulationResult", "default_campaigns", "tenant_user_names", "ExtraRecord",
-           "spread_records", "m365_to_signinlogs", "LowAndSlowSpray", "FastSpray", "BruteForce", "Confounders",
-           "DIFFICULTIES"]
+           "spread_records", "m365_to_signinlogs", "LowAndSlowSpray", "FastSpray", "BruteForce", "StaleCredential",
+           "Confounders", "DIFFICULTIES"]
 
 CHUNK_ROWS = 200_000
 FORMATS = ("jsonl", "parquet")

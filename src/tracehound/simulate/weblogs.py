@@ -115,15 +115,32 @@ def _line(ip: str, when: datetime, method: str, target: str, status: int, size: 
             f'"{referrer}" "{ua}"')
 
 
+#: The fields IIS logs by default, in its order.
+W3C_FIELDS = ("date time s-ip cs-method cs-uri-stem cs-uri-query s-port cs-username c-ip cs(User-Agent) "
+              "cs(Referer) sc-status sc-substatus sc-win32-status sc-bytes time-taken")
+
+
+def _w3c(ip: str, when: datetime, method: str, target: str, status: int, size: int, referrer: str,
+         ua: str) -> str:
+    """The same request as IIS writes it (W3C extended, default fields; spaces in values as ``+``)."""
+    stem, _, query = target.partition("?")
+    agent = ua.replace(" ", "+") or "-"
+    return (f"{when:%Y-%m-%d %H:%M:%S} 10.0.0.5 {method} {stem.replace(' ', '+')} "
+            f"{query.replace(' ', '+') or '-'} 443 - {ip} {agent} {referrer.replace(' ', '+') or '-'} "
+            f"{status} 0 0 {size if status < 400 else 0} {15 + len(target) % 40}")
+
+
 class _Writer:
-    """Collects (time, line) pairs; the log is written sorted by time like a real server's."""
+    """Collects (time, combined line, W3C line) rows; logs are written sorted by time like a real
+    server's."""
 
     def __init__(self, host: str = "https://shop.example") -> None:
-        self.rows: list[tuple[datetime, str]] = []
+        self.rows: list[tuple[datetime, str, str]] = []
         self.host = host
 
     def hit(self, ip, when, method, target, status, ua, referrer="-", size=5000) -> None:
-        self.rows.append((when, _line(ip, when, method, target, status, size, referrer, ua)))
+        self.rows.append((when, _line(ip, when, method, target, status, size, referrer, ua),
+                          _w3c(ip, when, method, target, status, size, referrer, ua)))
 
 
 def _status(site: Site, page: str) -> int:
@@ -218,8 +235,9 @@ def _crawler(w: _Writer, site: Site, rng, ip: str, ua: str, start: datetime, end
 
 def simulate_weblogs(out_dir: str | Path, *, visitors: int = 1500, scanners: int = 12, days: int = 3,
                      typo_rate: float = 0.005, stale_rate: float = 0.003, seed: int = 0,
-                     start: datetime = datetime(2024, 3, 4, tzinfo=timezone.utc)) -> dict:
-    """Write ``access.log`` and ``labels.json`` into ``out_dir``; returns a summary dict.
+                     start: datetime = datetime(2024, 3, 4, tzinfo=timezone.utc), iis: bool = False) -> dict:
+    """Write ``access.log`` and ``labels.json`` into ``out_dir`` (with ``iis``, also ``u_ex.log``:
+    the same requests in IIS W3C format); returns a summary dict.
 
     ``scanners`` are split between dirbrute, cms and sqli; one slow crawler always runs.
     """
@@ -252,9 +270,16 @@ def simulate_weblogs(out_dir: str | Path, *, visitors: int = 1500, scanners: int
     w.rows.sort(key=lambda r: r[0])
     log = out / "access.log"
     with log.open("w", encoding="utf-8") as fh:
-        for _, line in w.rows:
+        for _, line, _ in w.rows:
             fh.write(line + "\n")
+    if iis:  # the same requests as an IIS server logs them: the Apache log's twin
+        with (out / "u_ex.log").open("w", encoding="utf-8") as fh:
+            fh.write(f"#Software: Microsoft Internet Information Services 10.0\n#Version: 1.0\n"
+                     f"#Date: {start:%Y-%m-%d %H:%M:%S}\n#Fields: {W3C_FIELDS}\n")
+            for _, _, line in w.rows:
+                fh.write(line + "\n")
     labels = out / "labels.json"
     labels.write_text(json.dumps({"clients": clients}, indent=1), encoding="utf-8")
-    return {"log": str(log), "labels": str(labels), "lines": len(w.rows), "clients": len(clients),
+    return {"log": str(log), "labels": str(labels), "iis_log": str(out / "u_ex.log") if iis else None,
+            "lines": len(w.rows), "clients": len(clients),
             "scanners": scanners}

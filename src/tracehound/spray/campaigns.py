@@ -1,14 +1,17 @@
-"""From mixture clusters to campaigns: build, split, merge, measure and expand them (steps 5–7).
+"""From mixture clusters to campaigns: separate the tools, measure, judge and expand them (steps 5–7).
 
 A mixture cluster groups failed sign-ins by *which fields look unusual*; a campaign is one tool's
-attempts. So each unusual cluster is narrowed to the attempts carrying its distinctive values, split
-by value combination (and by heavily hit account), merged back where combinations differ only in
-what tools rotate, and each resulting campaign is measured and judged by the pruning rules. A kept
-low-and-slow campaign then takes back the unclaimed failures that carry its whole fingerprint.
+attempts. So the attempts of every unusual cluster are partitioned into tools (:mod:`.tools`: one
+product distribution over the fields a tool picks, per attempt, from its own small sets, and over
+time and targets), accounts hit far more often than a spray would are split off, and each campaign
+is measured and judged by the pruning rules. Bursts are then regrouped by their source
+(:mod:`.bursts`), and a kept low-and-slow campaign takes back the unclaimed failures that carry its
+whole fingerprint.
 
 Every function takes what it works on as arguments (the scored sign-ins, the fitted rarities and
 rules, the engine) and returns what it built, so one call cannot leave state behind for another.
-Row-level work is Ibis on the engine; only per-campaign aggregates come back.
+Row-level work is Ibis on the engine; only per-campaign aggregates and the distinct value patterns
+of the unusual attempts (at most one row per attempt) come back.
 """
 
 from __future__ import annotations
@@ -16,32 +19,30 @@ from __future__ import annotations
 import ibis
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
 from ..engine import Engine
-from .fingerprint import (KEY_SEP, NAME_SEP, TOP_VALUES, FingerprintRules, campaign_members, distinctive,
-                          field_profiles, label_fields, matches, merge_campaigns, merge_keys, parse_key,
-                          value_key)
+from .bursts import regroup
+from .fingerprint import (FingerprintRules, campaign_members, distinctive, field_profiles, label_fields, matches,
+                          rotation_candidates)
 from .kinds import PASSWORD_SPRAY
 from .pruning import PruningRules, campaign_score, judge, ks_uniform
-from .rarity import FieldRarity
+from .rarity import FieldRarity, stage
+from .rotation import rotation_aggregates, rotation_tests
 from .scores import CLUSTER_COLUMNS
-
-
-def stage(engine: Engine, frame: pd.DataFrame) -> ibis.Table:
-    """A small lookup table on the engine (staged as Parquet, so DuckDB and Spark join it alike)."""
-    return engine.load(pa.Table.from_pandas(frame, preserve_index=False), "spray_lookup")
+from .tools import CONTEXT_ALPHA, TOOL_ALPHA, partition
 
 
 def cluster_table(bits: ibis.Table, cand_pats: pd.DataFrame, theta: np.ndarray, engine: Engine, *,
                   features: tuple[str, ...], rarities: list[FieldRarity], rules: PruningRules,
-                  fingerprint_rules: FingerprintRules) -> tuple[pd.DataFrame, ibis.Table | None]:
+                  fingerprint_rules: FingerprintRules, set_aside: ibis.Table | None = None
+                  ) -> tuple[pd.DataFrame, ibis.Table | None]:
     """One row per campaign (and per dropped mixture cluster), best first, and the campaigns' attempts.
 
     ``cand_pats``: the distinct candidate patterns of ``bits`` with their count, cluster and
     posterior confidence; ``theta``: the mixture's per-cluster field probabilities (a duplicate
     component's equals its representative's). A field is anomalous for a cluster when its theta is
-    at least ``field_consistency``.
+    at least ``field_consistency``. ``set_aside`` (column ``x_id``): failures reported on their own
+    (stale credentials) that no campaign may hold.
     """
     anomalous = {k: [f for d, f in enumerate(features) if theta[k, d] >= rules.field_consistency]
                  for k in range(theta.shape[0])}
@@ -54,7 +55,8 @@ def cluster_table(bits: ibis.Table, cand_pats: pd.DataFrame, theta: np.ndarray, 
     campaigns = None
     if wanted:
         measured, campaigns = measure(bits, cand_pats, wanted, anomalous, engine, features=features,
-                                      rarities=rarities, rules=rules, fingerprint_rules=fingerprint_rules)
+                                      rarities=rarities, rules=rules, fingerprint_rules=fingerprint_rules,
+                                      set_aside=set_aside)
         rows.extend(measured)
     frame = pd.DataFrame(rows, columns=CLUSTER_COLUMNS) if rows else pd.DataFrame(columns=CLUSTER_COLUMNS)
     return frame.sort_values("score", ascending=False, kind="stable").reset_index(drop=True), campaigns
@@ -71,30 +73,71 @@ def dropped_row(k: int, n: int, anomalous: list[str], rules: PruningRules) -> di
             "anomalous_fields": len(anomalous), "anomalous": anomalous}
 
 
-def _lookup(engine: Engine, spans: pd.DataFrame) -> ibis.Table:
-    return stage(engine, spans[["cluster", "key", "campaign"]].rename(
-        columns={"cluster": "l_cluster", "key": "l_key"}).astype({"l_cluster": "int64", "campaign": "int64"}))
+def tool_fields(features: tuple[str, ...]) -> tuple[list[str], list[str]]:
+    """The fields a tool picks per attempt (client app, app, its user agent — or, without one, the
+    browser it derives) and the context fields (country) the tools are told apart by as well."""
+    agent = ["user_agent"] if "user_agent" in features else ["browser"] if "browser" in features else []
+    return [f for f in ("client_app", "app") if f in features] + agent, [f for f in ("country",) if f in features]
 
 
-def _numbered(sub: ibis.Table, lookup: ibis.Table) -> ibis.Table:
-    """``sub``'s attempts with the campaign number of their (cluster, key)."""
-    return sub.join(lookup, (sub.cluster == lookup.l_cluster) & (sub.key == lookup.l_key)) \
-        .drop("l_cluster", "l_key").cache()
+def separate_tools(events: ibis.Table, engine: Engine, *, features: tuple[str, ...],
+                   heavy_attempts: float) -> tuple[ibis.Table, pd.DataFrame, set[int]]:
+    """Number the campaigns of ``events`` (the unusual clusters' attempts): each attempt's tool
+    (:func:`.tools.partition` over the tool fields, the country, the week, the hour of day and the
+    accounts tried more than once), with an account the tool hit at least ``heavy_attempts`` times split off on its own.
+
+    Returns the attempts with ``campaign``, the (campaign, cluster, n) spans, and the campaigns split
+    off for one account. Campaigns are numbered by tool, then account, in value order — whatever
+    order the engine returns the patterns in.
+    """
+    tool, context = tool_fields(features)
+    keys = [f"f_{f}" for f in (*tool, *context)] + ["t_week", "t_hour", "t_user"]
+    t = events.mutate(t_week=(events.time.epoch_seconds() // (7 * 86400)).cast("int64"),
+                      t_hour=(events.time.hour() // 4).cast("int64"), t_user=events.user.fill_null(""))
+    full = engine.to_pandas(t.group_by([*keys, "cluster"]).agg(n=t.count()))
+    if full.empty:
+        return t.mutate(campaign=ibis.literal(0, "int64")).limit(0), pd.DataFrame(
+            columns=["campaign", "cluster", "n"]), set()
+    full = full.astype({"t_week": "int64", "t_hour": "int64", "cluster": "int64", "n": "int64"})
+    full = full.sort_values([*keys, "cluster"], kind="stable").reset_index(drop=True)
+    pats = full.groupby(keys, sort=True, as_index=False).n.sum()
+    # The target list tells two tools apart only through accounts tried more than once (a tool that
+    # cycles its list comes back to them). An account tried once says nothing about which tool tried
+    # it, and a sprayer working through its list once would otherwise look like two tools with disjoint
+    # targets, one per half of its period (issue 11: disjoint targets at one cadence are *one*
+    # campaign); those attempts share one value.
+    tries = pats.groupby("t_user").n.sum()
+    pats = pats.assign(t_list=pats.t_user.where(pats.t_user.map(tries) > 1, ""))
+    shape = [*keys[:-1], "t_list"]
+    tools = pats.groupby(shape, sort=True, as_index=False).n.sum()
+    codes = np.stack([pd.factorize(tools[c], sort=True)[0] for c in shape], axis=1)
+    alpha = [TOOL_ALPHA] * len(tool) + [CONTEXT_ALPHA] * (len(context) + 2) + [TOOL_ALPHA]
+    tools["tool"] = partition(codes, tools.n.to_numpy(), alpha=alpha, conjoin=tuple(range(len(tool)))).labels
+    pats = pats.merge(tools[[*shape, "tool"]], on=shape, how="left", sort=False)
+    hits = pats.groupby(["tool", "t_user"], sort=True).n.sum()
+    heavy = {k for k, n in hits.items() if n >= heavy_attempts}
+    pats["heavy"] = [u if (g, u) in heavy else "" for g, u in zip(pats.tool, pats.t_user)]
+    numbers = {k: i for i, k in enumerate(sorted(set(zip(pats.tool, pats.heavy))))}
+    pats["campaign"] = [numbers[k] for k in zip(pats.tool, pats.heavy)]
+    alone = {numbers[k] for k in numbers if k[1]}
+    spans = full.merge(pats[[*keys, "campaign"]], on=keys).groupby(["campaign", "cluster"], as_index=False).n.sum()
+    lookup = stage(engine, pats[[*keys, "campaign"]].rename(columns={c: f"l_{c}" for c in keys})
+                   .astype({"campaign": "int64"}))
+    joined = t.join(lookup, [t[c] == lookup[f"l_{c}"] for c in keys])
+    return joined.drop(*[f"l_{c}" for c in keys], "t_week", "t_hour", "t_user").cache(), spans, alone
 
 
 def measure(bits: ibis.Table, cand_pats: pd.DataFrame, wanted: list[int], anomalous: dict[int, list[str]],
             engine: Engine, *, features: tuple[str, ...], rarities: list[FieldRarity], rules: PruningRules,
-            fingerprint_rules: FingerprintRules) -> tuple[list[dict], ibis.Table | None]:
-    """Engine aggregates for the candidate clusters: fingerprints, sub-campaigns and their stats.
+            fingerprint_rules: FingerprintRules, set_aside: ibis.Table | None = None
+            ) -> tuple[list[dict], ibis.Table | None]:
+    """Engine aggregates for the candidate clusters: tools, campaigns and their statistics.
 
-    1. profile each cluster's fields and find its distinctive invariant fields (up to
-       ``TOP_VALUES`` values, as a cluster may hold several tools); keep only attempts carrying
-       those values;
-    2. split the cluster by value combination (and heavily hit users off on their own), merge
-       combinations that differ only in what tools rotate, then merge campaigns that share their
-       invariant values (:func:`merge_keys`, :func:`merge_campaigns`);
-    3. measure each resulting campaign (size, users, span, evenness, its own fingerprint), and
-       expand the kept low-and-slow ones (:func:`expand`).
+    1. keep the attempts of the unusual clusters that the mixture places confidently, less those
+       ``set_aside`` (column ``x_id``: stale credentials, reported on their own);
+    2. separate them into tools and split heavily hit accounts off (:func:`separate_tools`);
+    3. measure and judge each campaign, regroup the bursts by source and window
+       (:func:`.bursts.regroup`), and expand the kept low-and-slow ones (:func:`expand`).
 
     Returns the rows and the campaigns' attempts (None when no attempt passed the confidence rule).
     """
@@ -108,42 +151,26 @@ def measure(bits: ibis.Table, cand_pats: pd.DataFrame, wanted: list[int], anomal
                                                   "confidence": "float64"}))
     events = bits.filter(bits.is_candidate)
     events = events.join(assign, events.pattern == assign.a_pattern).drop("a_pattern")
-    summary, top = field_profiles(events, features)
-    labels = label_fields(engine.to_pandas(summary), engine.to_pandas(top), by_feature, fingerprint_rules,
-                          max_values=TOP_VALUES)
-    fps = {k: distinctive(labels.get(k, {}), lenient=True) for k in wanted}
-    cond, key = ibis.literal(False), ibis.literal("")
-    for k in wanted:
-        in_k = events.cluster == k
-        cond = cond | (in_k & matches(events, fps[k]))
-        key = ibis.ifelse(in_k, value_key(events, sorted(fps[k])), key)
-    sub = events.filter(cond).mutate(key=key)
-    # A user hit far more often than a spray would is split off: a brute force inside the cluster.
-    per_user = sub.count().over(group_by=[sub.cluster, sub.key, sub.user])
-    heavy = per_user >= rules.brute_force_min_attempts_per_user
-    sub = sub.mutate(key=ibis.ifelse(heavy, sub.key.concat(KEY_SEP, "user", NAME_SEP, sub.user),
-                                     sub.key)).cache()
-    spans = engine.to_pandas(sub.group_by(["cluster", "key"]).agg(
-        n=sub.count(), first=sub.time.min(), last=sub.time.max())) \
-        .sort_values(["cluster", "key"], kind="stable").reset_index(drop=True)
-    groups = merge_keys(spans, rules.min_span_days)
-    spans["campaign"] = [groups[(int(c), k)] for c, k in zip(spans.cluster, spans.key)]
-    campaign = _numbered(sub, _lookup(engine, spans))
-    summary, top = field_profiles(campaign, features, group="campaign")
-    first_pass = label_fields(engine.to_pandas(summary), engine.to_pandas(top), by_feature, fingerprint_rules)
-    alone = {int(c) for c, k in zip(spans.campaign, spans.key) if "user" in parse_key(k)}
-    merged = merge_campaigns(first_pass, spans, rules.min_span_days, alone)
-    if any(k != v for k, v in merged.items()):
-        spans["campaign"] = [merged.get(c, c) for c in spans.campaign]
-        campaign = _numbered(sub, _lookup(engine, spans))
+    if set_aside is not None:
+        events = events.anti_join(set_aside, events.event_id == set_aside.x_id)
+    campaign, spans, alone = separate_tools(events, engine, features=features,
+                                            heavy_attempts=rules.heavy_attempts_per_user)
+    if spans.empty:
+        return [{**dropped_row(k, 0, anomalous[k], rules), "failed_rules": ["min_confidence"]}
+                for k in wanted], None
     members = spans.groupby("campaign").apply(campaign_members, include_groups=False)
     measured = dict(features=features, rarities=by_feature, rules=rules, fingerprint_rules=fingerprint_rules)
     rows = campaign_rows(campaign, members, anomalous, engine, **measured)
+    regrouped = regroup(bits, campaign, rows, engine, rules=rules, set_aside=set_aside)
+    if regrouped is not None:
+        campaign, members, alone = regrouped.attempts, regrouped.members, alone - regrouped.replaced
+        rows = _remeasure(rows, campaign, members, regrouped.replaced | set(members.index) - _ids(rows),
+                          anomalous, engine, **measured)
     if fingerprint_rules.expand:
-        expanded = expand(bits, campaign, rows, engine, alone)
+        expanded = expand(bits, campaign, rows, engine, alone, set_aside=set_aside)
         if expanded is not None:
-            campaign = expanded
-            rows = campaign_rows(campaign, members, anomalous, engine, **measured)
+            campaign, changed = expanded
+            rows = _remeasure(rows, campaign, members, changed, anomalous, engine, **measured)
     covered = {m for c in members for m in c}
     for k in wanted:
         if k not in covered:
@@ -151,14 +178,31 @@ def measure(bits: ibis.Table, cand_pats: pd.DataFrame, wanted: list[int], anomal
     return rows, campaign
 
 
+def _ids(rows: list[dict]) -> set[int]:
+    return {int(r["campaign"]) for r in rows}
+
+
+def _remeasure(rows: list[dict], campaign: ibis.Table, members: pd.Series, changed: set[int],
+               anomalous: dict[int, list[str]], engine: Engine, **measured) -> list[dict]:
+    """``rows`` with the ``changed`` campaigns measured again (those gone from ``members`` dropped):
+    only what a step moved is re-aggregated."""
+    present = {int(c) for c in members.index}
+    again = sorted(changed & present)
+    kept = [r for r in rows if int(r["campaign"]) in present and int(r["campaign"]) not in changed]
+    fresh = campaign_rows(campaign, members, anomalous, engine, only=again, **measured) if again else []
+    return sorted(kept + fresh, key=lambda r: int(r["campaign"]))
+
+
 def campaign_rows(campaign: ibis.Table, members: pd.Series, anomalous: dict[int, list[str]], engine: Engine, *,
                   features: tuple[str, ...], rarities: dict[str, FieldRarity], rules: PruningRules,
-                  fingerprint_rules: FingerprintRules) -> list[dict]:
+                  fingerprint_rules: FingerprintRules, only: list[int] | None = None) -> list[dict]:
     """Statistics, fingerprint and verdict of every campaign in ``campaign`` (engine aggregates).
 
     ``members``: each campaign's mixture clusters, most attempts first (the first names its cluster
-    and anomalous fields).
+    and anomalous fields); ``only``: measure just these campaigns.
     """
+    if only is not None:
+        campaign = campaign.filter(campaign.campaign.isin(list(only)))
     stats = engine.to_pandas(campaign.group_by("campaign").agg(
         attempts=campaign.count(), users=campaign.user.nunique(), ips=campaign.ip.nunique(),
         first_seen=campaign.time.min(), last_seen=campaign.time.max(),
@@ -173,7 +217,15 @@ def campaign_rows(campaign: ibis.Table, members: pd.Series, anomalous: dict[int,
     daily = engine.to_pandas(campaign.group_by(["campaign", campaign.time.truncate("D").name("day")])
                              .agg(n=campaign.count()))
     summary, top = field_profiles(campaign, features, group="campaign")
-    own = label_fields(engine.to_pandas(summary), engine.to_pandas(top), rarities, fingerprint_rules)
+    summary, top = engine.to_pandas(summary), engine.to_pandas(top)
+    pairs = rotation_candidates(summary, top, fingerprint_rules)
+    rotation = {}
+    if not pairs.empty:
+        wanted = stage(engine, pairs.rename(columns={"campaign": "p_campaign", "feature": "p_feature"})
+                       .astype({"p_campaign": "int64"}))
+        by_bin, by_user = rotation_aggregates(campaign, wanted, sorted(set(pairs.feature)))
+        rotation = rotation_tests(engine.to_pandas(by_bin), engine.to_pandas(by_user))
+    own = label_fields(summary, top, rarities, fingerprint_rules, rotation)
     rows = []
     for s in stats.sort_values("campaign").itertuples(index=False):
         c = int(s.campaign)
@@ -202,7 +254,8 @@ def campaign_rows(campaign: ibis.Table, members: pd.Series, anomalous: dict[int,
 
 
 def expand(bits: ibis.Table, campaign: ibis.Table, rows: list[dict], engine: Engine,
-           alone: set[int] = frozenset()) -> ibis.Table | None:
+           alone: set[int] = frozenset(), *, set_aside: ibis.Table | None = None
+           ) -> tuple[ibis.Table, set[int]] | None:
     """Move into each low-and-slow campaign the unclaimed failures in its span that carry its
     whole fingerprint and at least one anomalous field.
 
@@ -216,7 +269,8 @@ def expand(bits: ibis.Table, campaign: ibis.Table, rows: list[dict], engine: Eng
     rare-user-agent cluster mixing two sprays, with no invariant field) is reported nowhere, so
     it moves to the campaign whose fingerprint it carries, and the dropped campaign is judged
     again without it (a fast spray that had one such straggler stretching its span is then a
-    burst again). Returns the campaigns' attempts after the move, or None when nothing is kept.
+    burst again). Returns the campaigns' attempts after the move and the campaigns that gained or
+    lost attempts, or None when nothing is kept.
     """
     kept = [r for r in rows if r["kind"] == PASSWORD_SPRAY and r["fingerprint"]]
     if not kept:
@@ -225,6 +279,8 @@ def expand(bits: ibis.Table, campaign: ibis.Table, rows: list[dict], engine: Eng
     claimed = sorted({int(r["campaign"]) for r in rows if r["kind"] is not None} | set(alone))
     taken = campaign.filter(campaign.campaign.isin(claimed)).select(t_id=campaign.event_id)
     free = cand.anti_join(taken, cand.event_id == taken.t_id)
+    if set_aside is not None:
+        free = free.anti_join(set_aside, free.event_id == set_aside.x_id)
     parts = []
     for r in sorted(kept, key=lambda r: (-r["score"], r["campaign"])):
         hit = free.filter(matches(free, r["fingerprint"]) &
@@ -240,6 +296,9 @@ def expand(bits: ibis.Table, campaign: ibis.Table, rows: list[dict], engine: Eng
     # lineage inside the cached campaign table makes every later query plan grow out of memory.
     extra = engine.materialize(extra.mutate(_n=first).filter(lambda t: t._n == 0).drop("_n", "rank")
                                .select(*campaign.columns), "spray_expand").cast(campaign.schema())
-    moved = extra.select(x_id=extra.event_id)
+    moved = extra.select(x_id=extra.event_id, x_campaign=extra.campaign)
+    held = campaign.join(moved, campaign.event_id == moved.x_id)
+    changed = engine.to_pandas(held.select("campaign").distinct().union(moved.select(campaign=moved.x_campaign)
+                                                                        .distinct()))
     rest = campaign.anti_join(moved, campaign.event_id == moved.x_id)
-    return rest.union(extra).cache()
+    return rest.union(extra).cache(), {int(c) for c in changed.campaign}

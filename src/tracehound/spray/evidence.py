@@ -127,11 +127,11 @@ def plot_evidence(kept: pd.DataFrame, campaign: ibis.Table, bits: ibis.Table, en
                   rarities: list[FieldRarity]) -> dict[int, dict]:
     """Per kept campaign (rows of the cluster table), every block the HTML report plots.
 
-    The fields shown are the campaign's anomalous fields, then its invariant ones.
+    The fields shown are the campaign's anomalous fields, then its invariant and rotated ones.
     """
     ids = [int(c) for c in kept.campaign]
     fields = {int(r.campaign): list(dict.fromkeys(
-        [*r.anomalous, *(f for f, d in r.fields.items() if d["kind"] == "invariant")]))
+        [*r.anomalous, *(f for f, d in r.fields.items() if d["kind"] in ("invariant", "rotated"))]))
         for r in kept.itertuples(index=False)}
     rhythm = rhythm_evidence(campaign, bits, ids, engine)
     values = value_evidence(campaign, fields, {fr.feature: fr for fr in rarities}, engine)

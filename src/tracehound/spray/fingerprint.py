@@ -1,25 +1,26 @@
-"""What a campaign holds fixed and what it randomises, and the successes that share its fingerprint.
+"""What a campaign holds fixed, what it rotates among a few values, and what it randomises.
 
-Steps 6–7. A spray tool rotates what is cheap to rotate (IP addresses, cities) and keeps what its
-author never thought about (one odd user agent, legacy IMAP, one app). For each cluster and field we
-measure, in the engine, the number of distinct values, the entropy and the top values; here we label
-each field:
+Step 7. A spray tool rotates what is cheap to rotate (IP addresses, cities), often picks per attempt
+from a short list of its own (a few legacy protocols, admin tools, exit countries, user agents), and
+keeps what its author never thought about (one odd user agent, legacy IMAP, one app). For each
+campaign and field we measure, in the engine, the number of distinct values, the entropy and the top
+values; here we label each field:
 
-- **invariant**: at most ``max_values`` values cover at least ``share`` of the attempts. It is
-  *distinctive* when those values are rare among successful sign-ins (baseline share at most
-  ``max_baseline_share``) — "always IMAP" is a fingerprint, "always Office 365" is not.
+- **invariant**: one value covers at least ``share`` of the attempts ("client_app always IMAP4");
+- **rotated**: a few values (at most ``max_rotation``) cover ``share``, and the value is independent of
+  when and of whom the attempt targets (:mod:`.rotation`) — "client app rotated among IMAP4 and
+  Authenticated SMTP". Two tools that each keep one protocol, or travellers each in one country, fail
+  that test and are not a rotation;
+- either is *distinctive* when its values are rare among successful sign-ins (baseline share at most
+  ``max_baseline_share``) — "always IMAP" is a fingerprint, "always Office 365" is not. A rotated
+  *place* (exit countries, cities, networks) is reported but is no fingerprint: it is where the
+  proxies sit, and the campaign's own attempts and successes come from elsewhere too;
 - **randomised**: many values, entropy at least ``random_entropy_ratio`` of the field's baseline
-  entropy — "randomises IP prefix and city".
+  entropy — "randomises IP prefix and city";
 - **mixed**: anything else.
 
-An attempt belongs to the campaign only if it carries the campaign's values on every distinctive
-invariant field, which keeps benign failures that merely share the bit-pattern out of it. A cluster
-whose fingerprint allows several value combinations is split by combination and combinations that
-differ only in what tools rotate (user agent, address) are merged back, across clusters too
-(:func:`merge_keys`), so two tools that look alike to the mixture become two campaigns, and one tool
-rotating user agents stays one. A
-successful sign-in is linked when its pattern is assigned to the campaign with posterior at least
-``success_posterior``, it carries those values too, and it falls inside the campaign's time span.
+The distinctive invariant and rotated fields are the campaign's fingerprint: an attempt or a success
+carrying one of its values on every such field looks like the campaign (:func:`matches`).
 """
 
 from __future__ import annotations
@@ -34,7 +35,10 @@ import pandas as pd
 from ..errors import ConfigError
 from .rarity import FieldRarity
 
-TOP_VALUES = 5
+#: Fields that say where an attempt came from rather than what sent it.
+PLACE_FIELDS = ("ip_prefix", "country", "state", "city")
+#: Top values per (campaign, field) brought back: enough for the longest rotation set.
+TOP_VALUES = 8
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,8 @@ class FingerprintRules:
     """Thresholds for labelling a campaign's fields; see the module docstring."""
 
     max_values: int = 3
+    max_rotation: int = 8
+    rotation_p: float = 0.001
     share: float = 0.9
     max_baseline_share: float = 0.2
     random_entropy_ratio: float = 0.5
@@ -53,11 +59,11 @@ class FingerprintRules:
     def __post_init__(self) -> None:
         # Checked here, not where used: a config file's ``share = "90%"`` would otherwise surface as a
         # TypeError deep in the hunt, after the data was read.
-        for name in ("share", "max_baseline_share", "random_entropy_ratio", "success_posterior"):
+        for name in ("share", "max_baseline_share", "random_entropy_ratio", "success_posterior", "rotation_p"):
             value = getattr(self, name)
             if not _is_number(value) or not 0 <= value <= 1:
                 raise ConfigError(f"fingerprint rule {name} must be a number within [0, 1], got {value!r}")
-        for name, least in (("max_values", 1), ("success_specific_max", 0)):
+        for name, least in (("max_values", 1), ("max_rotation", 1), ("success_specific_max", 0)):
             value = getattr(self, name)
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < least:
                 raise ConfigError(f"fingerprint rule {name} must be an integer of at least {least}, got {value!r}")
@@ -116,137 +122,91 @@ def _summarise(hist: pd.DataFrame) -> pd.DataFrame:
 
 
 def label_fields(summary: pd.DataFrame, top: pd.DataFrame, rarities: dict[str, FieldRarity],
-                 rules: FingerprintRules, max_values: int | None = None) -> dict[int, dict[str, dict]]:
-    """``{cluster: {feature: description}}`` with kind, values, shares and entropies.
+                 rules: FingerprintRules, rotation: dict[tuple[int, str], dict] | None = None
+                 ) -> dict[int, dict[str, dict]]:
+    """``{campaign: {feature: description}}`` with kind, values, shares, entropies and, for a rotated
+    field, the p-values of its rotation tests.
 
-    ``summary`` and ``top`` are :func:`field_profiles`' aggregates, brought back. ``max_values``
-    overrides ``rules.max_values``: a whole mixture cluster may hold a few campaigns, so it is
-    searched for up to :data:`TOP_VALUES` values before being split by them.
+    ``summary`` and ``top`` are :func:`field_profiles`' aggregates, brought back; ``rotation`` holds
+    :func:`~.rotation.rotation_tests` for the (campaign, feature) pairs whose few values cover
+    ``share`` (:func:`rotation_candidates`). Without it a few-valued field is never called rotated.
     """
-    max_values = max_values or rules.max_values
     out: dict[int, dict[str, dict]] = {}
-    # Clusters ascending, features in the hunt's order (that of ``rarities``), not the engine's.
+    rotation = rotation or {}
+    # Campaigns ascending, features in the hunt's order (that of ``rarities``), not the engine's.
     position = {name: i for i, name in enumerate(rarities)}
     summary = _summarise(summary)
     summary = summary.assign(_pos=summary.feature.map(position)).sort_values(["cluster", "_pos"])
+    tops = _tops(top)
+    baseline = {}
     for row in summary.itertuples(index=False):
         total = float(row.total)
         entropy = float(np.log(total) - row.sum_nlogn / total) if total > 0 else 0.0
-        fr = rarities[row.feature]
-        base = fr.values.set_index("value").n_success
-        base_entropy = _entropy(base.to_numpy())
-        tv = top[(top.cluster == row.cluster) & (top.feature == row.feature)].sort_values(
-            ["n", "value"], ascending=[False, True])
-        lead = tv.head(max_values)
-        lead_share = float(lead.n.sum() / total) if total else 0.0
-        invariant = lead_share >= rules.share
-        values = lead.value.tolist() if invariant else tv.value.tolist()
-        lead_base = base.reindex(lead.value).fillna(0) / max(fr.n_baseline, 1)
-        baseline_share = float(lead_base.sum())
-        if invariant:
+        if row.feature not in baseline:
+            fr = rarities[row.feature]
+            counts = dict(zip(fr.values.value, fr.values.n_success.astype(float)))
+            baseline[row.feature] = (counts, _entropy(fr.values.n_success.to_numpy()), max(fr.n_baseline, 1))
+        base, base_entropy, n_baseline = baseline[row.feature]
+        values_all, counts_all = tops.get((int(row.cluster), row.feature), ([], np.zeros(0)))
+        lead = _lead(counts_all, total, rules)
+        tests = rotation.get((int(row.cluster), row.feature))
+        if lead == 1:
             kind = "invariant"
-        elif base_entropy > 0 and entropy >= rules.random_entropy_ratio * base_entropy and row.distinct > max_values:
+        elif lead and tests is not None and min(tests.values()) >= rules.rotation_p:
+            kind = "rotated"
+        elif base_entropy > 0 and entropy >= rules.random_entropy_ratio * base_entropy and \
+                row.distinct > rules.max_values:
             kind = "randomised"
         else:
             kind = "mixed"
-        out.setdefault(int(row.cluster), {})[row.feature] = {
+        pinned = kind == "invariant" or (kind == "rotated" and row.feature not in PLACE_FIELDS)
+        values = values_all[:lead] if kind in ("invariant", "rotated") else values_all[:TOP_VALUES]
+        lead_share = float(counts_all[:len(values)].sum() / total) if total else 0.0
+        baseline_share = float(sum(base.get(v, 0.0) for v in values) / n_baseline)
+        described = {
             "kind": kind,
-            "distinctive": bool(invariant and baseline_share <= rules.max_baseline_share),
-            "has_rare_value": bool(invariant and lead_base.min() <= rules.max_baseline_share / max_values),
-            "values": values,
+            "distinctive": bool(pinned and baseline_share <= rules.max_baseline_share),
+            "values": list(values),
             "top_share": round(lead_share, 4),
             "distinct_values": int(row.distinct),
             "entropy": round(entropy, 4),
             "baseline_entropy": round(base_entropy, 4),
             "baseline_share": round(baseline_share, 6),
         }
+        if tests is not None and lead and lead > 1:
+            described["rotation_tests"] = dict(tests)
+        out.setdefault(int(row.cluster), {})[row.feature] = described
     return out
 
 
-def distinctive(fields: dict[str, dict], *, lenient: bool = False) -> dict[str, list[str]]:
-    """The fingerprint: distinctive invariant field → its few values.
-
-    ``lenient`` (used on whole mixture clusters, before they are split into campaigns) also takes
-    an invariant field when only some of its values are rare: a cluster holding an IMAP4 spray and
-    a Browser one is still split on client app, although Browser alone is common.
-    """
-    key = "has_rare_value" if lenient else "distinctive"
-    return {name: d["values"] for name, d in fields.items() if d["distinctive"] or d[key]}
+def _tops(top: pd.DataFrame) -> dict[tuple[int, str], tuple[list, np.ndarray]]:
+    """``{(campaign, feature): (values, counts)}``, most used first (ties by value)."""
+    ordered = top.sort_values(["cluster", "feature", "n", "value"], ascending=[True, True, False, True],
+                              kind="stable")
+    return {(int(c), str(f)): (g.value.tolist(), g.n.to_numpy(dtype=float))
+            for (c, f), g in ordered.groupby(["cluster", "feature"], sort=False)}
 
 
-#: Fields that move together (a user agent implies its browser and OS; an IP its prefix and city),
-#: counted as one difference when deciding whether two value combinations are one campaign.
-FAMILIES = {"user_agent": "agent", "browser": "agent", "os": "agent", "ip_prefix": "place",
-            "country": "place", "state": "place", "city": "place"}
-VARYING = ("agent", "place")
-KEY_SEP, NAME_SEP = "\x1f", "\x1e"
+def _lead(counts: np.ndarray, total: float, rules: FingerprintRules) -> int | None:
+    """How many top values (at most ``max_rotation``) it takes to cover ``share`` of the attempts, or None."""
+    if not total:
+        return None
+    enough = np.flatnonzero(np.cumsum(counts[:rules.max_rotation]) / total >= rules.share)
+    return int(enough[0]) + 1 if len(enough) else None
 
 
-def value_key(t: ibis.Table, fields: list[str]) -> ibis.StringValue:
-    """The row's values on ``fields`` as one ``name=value`` string: the sub-campaign key.
-
-    Separator characters inside values (log content is attacker-controlled) become spaces, so a
-    crafted user agent cannot forge extra key parts.
-    """
-    key = ibis.literal("")
-    for name in fields:
-        value = t[f"f_{name}"].replace(KEY_SEP, " ").replace(NAME_SEP, " ")
-        key = key.concat(KEY_SEP, name, NAME_SEP, value)
-    return key
+def rotation_candidates(summary: pd.DataFrame, top: pd.DataFrame, rules: FingerprintRules) -> pd.DataFrame:
+    """(campaign, feature) pairs whose few values (two to ``max_rotation``) cover ``share``: the ones
+    whose rotation tests :func:`label_fields` needs. Columns campaign, feature."""
+    totals = _summarise(summary).set_index(["cluster", "feature"]).total.to_dict()
+    rows = [{"campaign": c, "feature": f} for (c, f), (_, counts) in sorted(_tops(top).items())
+            if (_lead(counts, float(totals.get((c, f), 0)), rules) or 0) > 1]
+    return pd.DataFrame(rows, columns=["campaign", "feature"])
 
 
-def parse_key(key: str) -> dict[str, str]:
-    """``name → value`` from a :func:`value_key` string."""
-    out = {}
-    for part in key.split(KEY_SEP):
-        if NAME_SEP in part:
-            name, value = part.split(NAME_SEP, 1)
-            out[name] = value
-    return out
-
-
-def merge_keys(spans: pd.DataFrame, min_span_days: float) -> dict[tuple[int, str], int]:
-    """Group value combinations into campaigns: ``{(cluster, key): campaign number}``.
-
-    What a spray tool varies is its user agent and its address (the ``agent`` and ``place`` field
-    families); what it keeps is the rest (client app, app, device name). So two combinations are one
-    campaign when they agree on every common field outside those families — within one mixture
-    cluster directly, across clusters only if they share at least one such anchor field (a campaign
-    rotating user agents lands in several clusters, because some of its agents are rarer than
-    others). A burst (span under ``min_span_days``) is never merged with a trickle, and combinations
-    split off for one heavily hit user (``user`` in the key: a brute force) stay on their own.
-    ``spans`` has columns cluster, key, first, last; campaigns are numbered in (cluster, key) order,
-    whatever order the rows come in (the engine returns groups in any order).
-    """
-    rows = list(spans.sort_values(["cluster", "key"], kind="stable").itertuples(index=False))
-    parent = list(range(len(rows)))
-
-    def root(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    parsed = [parse_key(r.key) for r in rows]
-    slow = [(r.last - r.first).total_seconds() >= min_span_days * 86400 for r in rows]
-    for i in range(len(rows)):
-        for j in range(i + 1, len(rows)):
-            a, b = parsed[i], parsed[j]
-            if slow[i] != slow[j] or "user" in a or "user" in b:
-                continue
-            common = set(a) & set(b)
-            anchors = {n for n in common if FAMILIES.get(n) not in VARYING}
-            if any(a[n] != b[n] for n in anchors):
-                continue
-            if rows[i].cluster == rows[j].cluster:
-                fixed = {n for n in set(a) ^ set(b) if FAMILIES.get(n) not in VARYING}
-                if not fixed:
-                    parent[root(i)] = root(j)
-            elif anchors:
-                parent[root(i)] = root(j)
-    roots = sorted({root(i) for i in range(len(rows))})
-    number = {r: n for n, r in enumerate(roots)}
-    return {(int(r.cluster), r.key): number[root(i)] for i, r in enumerate(rows)}
+def distinctive(fields: dict[str, dict]) -> dict[str, list[str]]:
+    """The fingerprint: distinctive invariant or rotated field → its values."""
+    return {name: d["values"] for name, d in fields.items() if d["distinctive"]}
 
 
 def campaign_members(spans: pd.DataFrame) -> list[int]:
@@ -259,48 +219,8 @@ def campaign_members(spans: pd.DataFrame) -> list[int]:
     return sizes.sort_values(["n", "cluster"], ascending=[False, True]).cluster.astype(int).tolist()
 
 
-def merge_campaigns(labels: dict[int, dict[str, dict]], spans: pd.DataFrame,
-                    min_span_days: float, alone: set[int] = frozenset()) -> dict[int, int]:
-    """Second merge, on whole campaigns: ``{campaign: merged campaign}``.
-
-    A campaign whose attempts fall into clusters with different distinctive fields (its rare user
-    agents in one, its ordinary ones in another) is still one tool if, measured over its own attempts,
-    both parts hold the same values on every invariant field outside the agent / place families
-    (client app, app …), at least one of those shared fields is distinctive, and both trickle (or both
-    burst). Campaigns in ``alone`` (split off for one heavily hit user) are never merged.
-    ``labels`` is :func:`label_fields` per campaign; ``spans`` has campaign, first, last.
-    """
-    ids = sorted(labels)
-    span = spans.groupby("campaign").agg(first=("first", "min"), last=("last", "max"))
-    slow = {c: (span.loc[c, "last"] - span.loc[c, "first"]).total_seconds() >= min_span_days * 86400
-            for c in ids if c in span.index}
-    parent = {c: c for c in ids}
-
-    def root(c: int) -> int:
-        while parent[c] != c:
-            parent[c] = parent[parent[c]]
-            c = parent[c]
-        return c
-
-    def anchors(c: int) -> dict[str, dict]:
-        return {f: d for f, d in labels[c].items()
-                if d["kind"] == "invariant" and FAMILIES.get(f) not in VARYING}
-
-    for i, a in enumerate(ids):
-        for b in ids[i + 1:]:
-            if slow.get(a) != slow.get(b) or a in alone or b in alone:
-                continue
-            fa, fb = anchors(a), anchors(b)
-            common = set(fa) & set(fb)
-            if not common or any(set(fa[f]["values"]) != set(fb[f]["values"]) for f in common):
-                continue
-            if any(fa[f]["distinctive"] or fb[f]["distinctive"] for f in common):
-                parent[root(a)] = root(b)
-    return {c: root(c) for c in ids}
-
-
 def matches(t: ibis.Table, fingerprint: dict[str, list[str]]) -> ibis.BooleanValue:
-    """Rows of ``t`` that carry the fingerprint's values on every fingerprint field."""
+    """Rows of ``t`` that carry one of the fingerprint's values on every fingerprint field."""
     cond = ibis.literal(True)
     for name, values in fingerprint.items():
         cond = cond & t[f"f_{name}"].isin(values)

@@ -36,10 +36,15 @@ from .pruning import PruningRules
 from .rarity import (DEFAULT_FEATURES, EMPTY, THRESHOLD_RULES, FieldRarity, decode_patterns, distinct_patterns,
                      drop_retried, field_rarity, has_duplicates, scoped_signins, value_counts, with_bits)
 from .scores import SprayScores
+from .stale import find_stale, stale_findings, stale_ids
 from .successes import match_successes, new_to_user
 
-#: Password-type failures: 50126 invalid username or password, 50055 password expired.
-DEFAULT_FAILURE_CODES: tuple[int, ...] = (50126, 50055)
+#: Password-type failures: 50126 invalid username or password, 50055 password expired, 50053 locked
+#: (Smart Lockout answers a locked account, and a sign-in from an address it deems malicious, with
+#: 50053: a spray that keeps trying, and a brute force after its first ten guesses, get mostly that).
+DEFAULT_FAILURE_CODES: tuple[int, ...] = (50126, 50055, 50053)
+#: The codes the published notebook's method is run with here (the ``mstic`` preset).
+MSTIC_FAILURE_CODES: tuple[int, ...] = (50126, 50055)
 REQUIRED_COLUMNS = ("event_id", "time", "user", "result", "success", "ip")
 
 #: ``mstic`` reproduces the published notebook: α = 2, mean − 2σ thresholds, one mixture start, and
@@ -49,7 +54,7 @@ PRESETS: dict[str, dict] = {
     "mstic": dict(
         features=("app", "client_app", "browser", "os", "device_name", "ip_prefix", "country",
                   "state", "city"),
-        alpha=2.0, threshold_rule="mean-sd", k_sd=2.0, n_init=1,
+        alpha=2.0, threshold_rule="mean-sd", k_sd=2.0, n_init=1, failure_codes=MSTIC_FAILURE_CODES,
         rules=PruningRules(min_attempts=20, min_anomalous_fields=2, min_confidence=0.0,
                            min_span_days=0, min_active_days=0, min_users=2,
                            max_attempts_per_user=math.inf, max_ks=1.0, min_invariant_fields=0),
@@ -211,12 +216,15 @@ class SprayHunter:
             resp = cluster_posterior(self.mixture_, self.components_,
                                      decode_patterns(cand.pattern.to_numpy(), len(self.features_)))
             cand = cand.assign(cluster=resp.argmax(axis=1), confidence=resp.max(axis=1))
+        stale = find_stale(staged.bits, engine, self.rules_)
         clusters, campaigns = cluster_table(
             staged.bits, cand, self.mixture_.theta_, engine, features=self.features_, rarities=self.rarities_,
-            rules=self.rules_, fingerprint_rules=self.fingerprint_rules_)
+            rules=self.rules_, fingerprint_rules=self.fingerprint_rules_,
+            set_aside=stale_ids(staged.bits, stale, engine))
         return SprayScores(clusters=clusters, retried_excluded=staged.retried, bits=staged.bits,
                            campaigns=campaigns,
-                           success_patterns=distinct_patterns(pats[pats.success.fillna(False).astype(bool)]))
+                           success_patterns=distinct_patterns(pats[pats.success.fillna(False).astype(bool)]),
+                           stale=stale)
 
     def _staged(self, events: ibis.Table, engine: Engine) -> _Staged:
         """Another table than the baseline, scoped and given its bits under the fitted rarities."""
@@ -233,7 +241,7 @@ class SprayHunter:
         engine = self.engine_
         kept = scores.clusters[scores.clusters.kind.notna()]
         if kept.empty:
-            return []
+            return stale_findings(scores.bits, scores.stale, engine, first_rank=1)
         bits, campaign = scores.bits, scores.campaigns
         ids = engine.to_pandas(campaign.filter(campaign.campaign.isin([int(k) for k in kept.campaign]))
                                .select("campaign", "event_id", "user", "ip", "time"))
@@ -256,7 +264,7 @@ class SprayHunter:
                 rank, row, ev, successes, plots[int(row.campaign)], retried_excluded=scores.retried_excluded,
                 mixture=self.mixture_, features=self.features_, threshold_rule=self.threshold_rule,
                 rarities=self.rarities_, rules=self.rules_))
-        return findings
+        return findings + stale_findings(scores.bits, scores.stale, engine, first_rank=len(findings) + 1)
 
 
 def spray_hunt(preset: str = "default", **overrides) -> SprayHunter:

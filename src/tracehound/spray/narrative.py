@@ -34,12 +34,13 @@ def finding(rank: int, row, ev: pd.DataFrame, successes: pd.DataFrame, plots: di
     severity = "high" if got_in else ("medium" if row.kind != BRUTE_FORCE or row.users > 1 else "low")
     score = row.score * (2.0 if got_in else 1.0)
     agents = invariant_agents(row.fields)
+    plots = plots if row.kind == PASSWORD_SPRAY else {**plots, "attempts_per_account": per_account(ev)}
     return Finding(
         kind=row.kind, id=f"{row.kind}-{rank:03d}", title=title(row, got_in),
         severity=severity, score=float(score), first_seen=iso_utc(row.first_seen),
         last_seen=iso_utc(row.last_seen),
         actors={"ips": ips, **({"user_agents": agents} if agents else {})}, targets={"users": users},
-        event_ids=ev.event_id.tolist(), explanation=explanation(row, got_in),
+        event_ids=ev.event_id.tolist(), explanation=explanation(row, got_in, ev),
         evidence=evidence(row, got_in, plots, retried_excluded=retried_excluded, mixture=mixture,
                           features=features, threshold_rule=threshold_rule, rarities=rarities, rules=rules),
         success_event_ids=successes.event_id.tolist() if row.kind == PASSWORD_SPRAY else None,
@@ -47,15 +48,39 @@ def finding(rank: int, row, ev: pd.DataFrame, successes: pd.DataFrame, plots: di
 
 
 def invariant_agents(fields: dict[str, dict]) -> list[str]:
-    """The user agents a campaign keeps to, when the user agent is one of its invariant fields.
+    """The user agents a campaign keeps to: its one agent, or the few it rotates among.
 
-    A tool that pins its agent names itself by it (``BAV2ROPC``, ``python-requests``); a campaign
-    rotating agents has none to name. A missing agent (:data:`~.rarity.EMPTY`) names nothing.
+    A tool that pins its agent names itself by it (``BAV2ROPC``, ``python-requests``), and a tool
+    picking among four names itself by those four; a campaign randomising ordinary browsers has none
+    to name. A missing agent (:data:`~.rarity.EMPTY`) names nothing.
     """
     described = fields.get("user_agent")
-    if not described or described["kind"] != "invariant":
+    if not described or described["kind"] not in ("invariant", "rotated"):
         return []
     return [str(v) for v in described["values"] if v != EMPTY]
+
+
+def per_account(ev: pd.DataFrame) -> dict[str, int]:
+    """Failed attempts per targeted account, most first (ties by account): a burst's victims."""
+    counts = ev.user.dropna().value_counts()
+    return {str(u): int(n) for u, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))}
+
+
+def describe_fields(fields: dict[str, dict], fingerprint: dict[str, list]) -> str:
+    """``client_app always IMAP4; app rotated among Azure CLI and Graph Explorer``: the fingerprint."""
+    parts = []
+    for f, values in fingerprint.items():
+        values = [str(v) for v in values]
+        parts.append(f"{f} rotated among {_listed(values)}" if fields.get(f, {}).get("kind") == "rotated"
+                     else f"{f} always {' / '.join(values)}")
+    return "; ".join(parts)
+
+
+def _listed(values: list[str]) -> str:
+    """``A and B`` / ``A, B and C`` / ``6 values (A, B, C …)``."""
+    if len(values) <= 3:
+        return " and ".join([", ".join(values[:-1]), values[-1]]) if len(values) > 1 else values[0]
+    return f"{len(values)} values ({', '.join(values[:3])} …)"
 
 
 def evidence(row, got_in: list[str], plots: dict, *, retried_excluded: int, mixture: BernoulliMixture,
@@ -70,6 +95,7 @@ def evidence(row, got_in: list[str], plots: dict, *, retried_excluded: int, mixt
         "mean_posterior": row.confidence, "anomalous_fields": row.anomalous,
         "fingerprint": row.fingerprint,
         "invariant_fields": {f: d for f, d in row.fields.items() if d["kind"] == "invariant"},
+        "rotated_fields": {f: d for f, d in row.fields.items() if d["kind"] == "rotated"},
         "randomized_fields": {f: d for f, d in row.fields.items() if d["kind"] == "randomised"},
         "cluster_field_probabilities": {
             f: round(float(mixture.theta_[int(row.cluster), i]), 4) for i, f in enumerate(features)},
@@ -91,17 +117,21 @@ def title(row, got_in: list[str]) -> str:
             f"{_n(round(row.span_days), 'day')}{tail}")
 
 
-def explanation(row, got_in: list[str]) -> str:
+def explanation(row, got_in: list[str], ev: pd.DataFrame | None = None) -> str:
     """One paragraph: when, how many, how even, what is fixed, what rotates, and what to do."""
     per_day = row.attempts / max(row.active_days, 1)
-    fixed = "; ".join(f"{f} always {' / '.join(map(str, v))}" for f, v in row.fingerprint.items())
+    fixed = describe_fields(row.fields, row.fingerprint)
     rand = [f for f, d in row.fields.items() if d["kind"] == "randomised"]
+    rotated = [f"{f} among {_listed([str(v) for v in d['values']])}" for f, d in row.fields.items()
+               if d["kind"] == "rotated" and f not in row.fingerprint]
     text = (f"Between {iso_utc(row.first_seen)} and {iso_utc(row.last_seen)}, {row.attempts} failed "
             f"password sign-ins hit {_n(row.users, 'account')} from {_n(row.ips, 'IP address', 'es')}, "
             f"about {per_day:.1f} per active day on {_n(row.active_days, 'day')} "
             f"(KS statistic against an even trickle: {row.ks:.2f}). ")
     text += (f"They share a fingerprint that successful sign-ins in this tenant rarely have: {fixed}. "
              if fixed else "They share the same unusual fields: " + ", ".join(row.anomalous) + ". ")
+    if rotated:
+        text += f"Each attempt picks its {'; '.join(rotated)}. "
     if rand:
         text += f"The attacker rotates {', '.join(rand)}. "
     if row.kind == PASSWORD_SPRAY:
@@ -113,9 +143,12 @@ def explanation(row, got_in: list[str]) -> str:
             text += "No successful sign-in matches the fingerprint. "
         text += "Check the targeted accounts for weak passwords and block the fingerprint at the edge."
     elif row.kind == FAST_SPRAY:
-        text += "This is a fast spray (a short burst), reported on its own: block the source IPs."
+        text += "This is a fast spray (a short burst from one source), reported on its own: block the source IPs."
     else:
-        text += "Many attempts per account: a brute force on few accounts; check lockout and the sources."
+        hit = per_account(ev) if ev is not None else {}
+        listed = ", ".join(f"{u} ({n})" for u, n in list(hit.items())[:10]) + (" …" if len(hit) > 10 else "")
+        text += (f"Many attempts per account from one source: a brute force on {_n(len(hit), 'account')}"
+                 f"{' — ' + listed if listed else ''}; check their lockout and block the source.")
     return text
 
 

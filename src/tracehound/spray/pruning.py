@@ -37,8 +37,16 @@ class PruningRules:
     min_invariant_fields: fields whose values are pinned to a few values that are rare among successful
         sign-ins (see :mod:`.fingerprint`); 0 disables the rule. Travellers and new phones fail here:
         they are unusual, but each in a different way.
-    fast_spray_min_users / brute_force_min_attempts_per_user: when a cluster that fails the slow rules
-        is reported as ``fast_spray`` / ``signin_brute_force`` instead of dropped.
+    fast_spray_min_users / brute_force_min_attempts_per_user: when a campaign that fails the slow rules
+        is reported as ``fast_spray`` / ``signin_brute_force`` instead of dropped (password-type failures
+        per account: a locked account answers 50053, which is not one, so ten guesses is already many).
+    heavy_attempts_per_user: an account a campaign hit this often is split off on its own (a brute
+        force inside a spray's tool, a broken job) before the campaign is judged.
+    burst_gap_hours: a source quiet for longer than this ends its burst window (:mod:`.bursts`).
+    stale_min_attempts, stale_min_span_hours, stale_regularity, stale_tolerance: one account failing
+        from one address at least this often, over at least this long, with at least this share of its
+        gaps within ``stale_tolerance`` of a multiple of its period, from an address it or other
+        accounts sign in from, is ``stale_credentials`` (:mod:`.stale`), not an attack.
     """
 
     min_attempts: int = 20
@@ -52,7 +60,13 @@ class PruningRules:
     max_ks: float = 0.35
     min_invariant_fields: int = 1
     fast_spray_min_users: int = 20
-    brute_force_min_attempts_per_user: float = 20.0
+    brute_force_min_attempts_per_user: float = 10.0
+    heavy_attempts_per_user: float = 20.0
+    burst_gap_hours: float = 2.0
+    stale_min_attempts: int = 20
+    stale_min_span_hours: float = 24.0
+    stale_regularity: float = 0.8
+    stale_tolerance: float = 0.2
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -60,8 +74,10 @@ class PruningRules:
             if not isinstance(value, (int, float)) or value < 0:
                 raise ConfigError(f"pruning rule {f.name} must be a non-negative number, got {value!r}")
         if not 0 <= self.max_ks <= 1 or not 0 <= self.field_consistency <= 1 \
-                or not 0 <= self.min_confidence <= 1:
-            raise ConfigError("max_ks, field_consistency and min_confidence must be within [0, 1]")
+                or not 0 <= self.min_confidence <= 1 or not 0 <= self.stale_regularity <= 1 \
+                or not 0 < self.stale_tolerance < 0.5:
+            raise ConfigError("max_ks, field_consistency, min_confidence and stale_regularity must be within "
+                              "[0, 1], stale_tolerance within (0, 0.5)")
 
     def to_dict(self) -> dict:
         return asdict(self)

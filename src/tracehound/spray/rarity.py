@@ -181,6 +181,18 @@ def with_bits(scoped: ibis.Table, rarities: list[FieldRarity], engine: Engine) -
     return t.mutate(pattern=pattern)
 
 
+def stage(engine: Engine, frame: pd.DataFrame) -> ibis.Table:
+    """A small lookup table on the engine (staged as Parquet, so DuckDB and Spark join it alike).
+
+    Timestamps are written in microseconds: pandas holds nanoseconds, which Spark cannot read from
+    Parquet (a lookup carrying a campaign's first failure, say).
+    """
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    schema = pa.schema([f.with_type(pa.timestamp("us", f.type.tz)) if pa.types.is_timestamp(f.type) else f
+                        for f in table.schema])
+    return engine.load(table.cast(schema), "spray_lookup")
+
+
 def distinct_patterns(pats: pd.DataFrame) -> pd.DataFrame:
     """One row per ``pattern`` with its count ``n`` summed, in pattern order.
 

@@ -8,10 +8,12 @@ cached on the engine that scored them; only aggregates are pandas frames.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import ibis
 import pandas as pd
+
+from .stale import STALE_COLUMNS
 
 #: Columns of :attr:`SprayScores.clusters`, one row per campaign and per dropped mixture cluster (the
 #: CLI writes it to ``clusters.jsonl``).
@@ -34,6 +36,8 @@ class SprayScores:
         when no cluster was unusual enough to measure.
     success_patterns: distinct bit-patterns of the scored table's successful sign-ins with their
         counts — the successes a campaign may be linked to are the scored table's, not the baseline's.
+    stale: one row per (account, address) failing on a clock from an address it or its tenant
+        uses (:mod:`.stale`): reported as ``stale_credentials``, never part of a campaign.
     """
 
     clusters: pd.DataFrame
@@ -41,3 +45,4 @@ class SprayScores:
     bits: ibis.Table
     campaigns: ibis.Table | None
     success_patterns: pd.DataFrame
+    stale: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=STALE_COLUMNS))

@@ -81,7 +81,9 @@ def match_successes(bits: ibis.Table, new_successes: ibis.Table, campaigns: ibis
     1. **it looks like the campaign's attempts**: it is also the user's first success with its
        user agent (a traveller brings a new address but their own phone, a new phone comes from
        the usual address, an attacker brings both), and its bit-pattern belongs to the campaign's
-       clusters with posterior at least ``success_posterior``. When the fingerprint is common
+       clusters with posterior at least ``success_posterior`` and has at least one of the
+       campaign's anomalous fields rare (a success rare only in its user agent is a new device,
+       whichever cluster the campaign's stragglers share with it). When the fingerprint is common
        — more than ``success_specific_max`` successful sign-ins in the whole input carry it —
        that is not enough on its own, and the success must also either be on an account the
        campaign targeted (a failed attempt in the campaign, or one with its fingerprint set
@@ -123,8 +125,15 @@ def match_successes(bits: ibis.Table, new_successes: ibis.Table, campaigns: ibis
     succ = success_patterns
     if succ.empty or not row.fingerprint:
         return empty
-    resp = cluster_posterior(mixture, components, decode_patterns(succ.pattern.to_numpy(), len(features)))
-    pats = [int(p) for p in succ.pattern[resp[:, list(row.clusters)].sum(axis=1) >= rules.success_posterior]]
+    X = decode_patterns(succ.pattern.to_numpy(), len(features))
+    resp = cluster_posterior(mixture, components, X)
+    # Unusual the way the campaign is: a success whose only rare field is one the campaign does not
+    # count as anomalous (a new phone's user agent) is a new device, even in a cluster the campaign
+    # spilled into.
+    own = [d for d, f in enumerate(features) if f in set(row.anomalous)]
+    shaped = X[:, own].any(axis=1) if own else np.ones(len(X), bool)
+    pats = [int(p) for p in succ.pattern[(resp[:, list(row.clusters)].sum(axis=1) >= rules.success_posterior)
+                                         & shaped]]
     slack = pd.Timedelta(days=rules.success_slack_days)
     lo, hi = row.first_seen - slack, row.last_seen + slack
     in_span = (bits.time >= lo.to_pydatetime()) & (bits.time <= hi.to_pydatetime())

@@ -41,7 +41,7 @@ from ..findings import Finding
 from .findings import client_finding
 from .markov import VOUCHES, TransitionModel
 from .scores import HIGH, LOW, MEDIUM, RISK_NAMES, WebScores
-from .sessions import CLIENT_KEYS, session_stats, sessionize
+from .sessions import CLIENT_KEYS, session_parts, session_stats, with_session_id
 from .states import END, START, state_transitions
 
 __all__ = ["HIGH", "HOME_PATHS", "LOW", "MEDIUM", "RISK_NAMES", "SEVERITIES", "WebScores",
@@ -164,9 +164,10 @@ class WebSessionDetector:
         """Sessionised requests (only the columns the hunt uses) and their state transitions,
         each staged once as Parquet because fitting and scoring query them several times."""
         slim = requests.select("event_id", "time", "client_ip", "user_agent", "method", "path", "status")
-        sessions = engine.materialize(sessionize(
+        parts = engine.materialize(session_parts(
             slim, gap=timedelta(minutes=self.gap_minutes), max_length=timedelta(hours=self.max_session_hours),
             client=self.client), "web-sessions")
+        sessions = with_session_id(parts, self.client)
         transitions = engine.materialize(state_transitions(sessions, fold_static=self.fold_static),
                                          "web-transitions")
         return sessions, transitions

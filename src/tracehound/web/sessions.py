@@ -44,20 +44,50 @@ def sessionize(requests: ibis.Table, *, gap: timedelta = timedelta(minutes=30),
 
     Requests are ordered by time, then ``event_id`` so ties are broken the same way on every engine.
     """
+    t = with_session_id(session_parts(requests, gap=gap, max_length=max_length, client=client), client)
+    return t.select(*requests.columns, "client", "ts", "session_id", "seq")
+
+
+def session_parts(requests: ibis.Table, *, gap: timedelta = timedelta(minutes=30),
+                  max_length: timedelta = timedelta(hours=12), client: str = "ip_ua") -> ibis.Table:
+    """``requests`` plus ``ts``, ``seq`` and the session as numbers: ``run`` (pauses over ``gap``
+    so far for this client) and ``chunk`` (``max_length`` slices of the run).
+
+    This is the form to store: (client, run, chunk) names a session exactly, and two integers cost
+    far less to write, read and sort than the client and session id texts (a user agent each), which
+    :func:`with_session_id` derives when they are needed.
+    """
     gap_s, max_s = int(gap.total_seconds()), int(max_length.total_seconds())
     if gap_s <= 0 or max_s <= 0:
         raise ConfigError("session gap and max_length must be positive")
-    t = requests.mutate(client=client_key(requests, client), ts=requests.time.epoch_seconds())
-    by_client = ibis.window(group_by=t.client, order_by=[t.ts, t.event_id])
+    t = requests.mutate(ts=requests.time.epoch_seconds())
+    by_client = ibis.window(group_by=_client_columns(t, client), order_by=[t.ts, t.event_id])
     t = t.mutate(prev_ts=t.ts.lag().over(by_client))
     t = t.mutate(new=(t.prev_ts.isnull() | ((t.ts - t.prev_ts) > gap_s)).cast("int64"))
-    t = t.mutate(run=t.new.cumsum().over(by_client))
-    t = t.mutate(run_start=t.ts.min().over(ibis.window(group_by=[t.client, t.run])))
+    # The running count of pauses numbers the runs and, over the same ordered window (one sort),
+    # the latest run start's time is the run's start: ts never decreases along the window.
+    so_far = ibis.window(group_by=_client_columns(t, client), order_by=[t.ts, t.event_id],
+                         preceding=None, following=0)
+    started = ibis.ifelse(t.new == 1, t.ts, ibis.null(t.ts.type()))
+    # (run starts counted, not summed: DuckDB sums BIGINT into HUGEINT, which Parquet stores as a double)
+    t = t.mutate(run=started.count().over(so_far), run_start=started.max().over(so_far))
     t = t.mutate(chunk=((t.ts - t.run_start) // max_s).cast("int64"))
-    t = t.mutate(session_id=t.client + "#" + t.run.cast("string") + "." + t.chunk.cast("string"))
-    by_session = ibis.window(group_by=t.session_id, order_by=[t.ts, t.event_id])
+    by_session = ibis.window(group_by=[*_client_columns(t, client), t.run, t.chunk], order_by=[t.ts, t.event_id])
     t = t.mutate(seq=(ibis.row_number().over(by_session) + 1).cast("int64"))
-    return t.drop("prev_ts", "new", "run", "run_start", "chunk")
+    return t.drop("prev_ts", "new", "run_start")
+
+
+def _client_columns(t: ibis.Table, client: str) -> list[ibis.Value]:
+    """The client as separate columns, to partition by: the same groups as :func:`client_key` (an
+    IP address never holds its separator) without building a text per row."""
+    client_key(t, client)  # validates ``client``
+    return [t.client_ip] if client == "ip" else [t.client_ip, t.user_agent.fill_null("-")]
+
+
+def with_session_id(parts: ibis.Table, client: str = "ip_ua") -> ibis.Table:
+    """A :func:`session_parts` table plus ``client`` and ``session_id`` (``client#run.chunk``)."""
+    t = parts.mutate(client=client_key(parts, client))
+    return t.mutate(session_id=t.client + "#" + t.run.cast("string") + "." + t.chunk.cast("string"))
 
 
 def session_stats(sessions: ibis.Table) -> ibis.Table:

@@ -52,13 +52,14 @@ def state_transitions(sessions: ibis.Table, *, fold_static: bool = True) -> ibis
         t = t.filter(~is_static(t.path))
     t = t.mutate(state=t.method.fill_null("?") + " " + template_path(t.path))
     w = ibis.window(group_by=t.session_id, order_by=[t.ts, t.event_id])
+    # the session's last request is the one with no next state (a state is never NULL): the same
+    # ordered window as the rest, so one sort serves every column
     t = t.mutate(prev=t.state.lag().over(w).fill_null(START), prev_status=t.status.lag().over(w),
-                 step=(ibis.row_number().over(w) + 1).cast("int64"),
-                 length=t.count().over(ibis.window(group_by=t.session_id)))
+                 step=(ibis.row_number().over(w) + 1).cast("int64"), last=t.state.lead().over(w).isnull())
     cols = ["client", "client_ip", "user_agent", "session_id", "step", "event_id", "time", "status",
             "path", "prev", "prev_status", "state"]
     moves = t.select(*cols)
-    last = t.filter(t.step == t.length)
+    last = t.filter(t.last)
     ends = last.select(
         client=last.client, client_ip=last.client_ip, user_agent=last.user_agent,
         session_id=last.session_id, step=last.step + 1, event_id=ibis.null("string"),

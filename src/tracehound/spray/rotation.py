@@ -1,0 +1,115 @@
+"""Is a field *rotated* by the campaign's tool — picked per attempt from a small set — or a sign of two?
+
+A tool rotating its client app among IMAP4 and Authenticated SMTP picks one per attempt, whatever
+the time and whoever the target; two tools that happen to use one protocol each do not. So a field
+whose few values carry nearly all of a campaign's attempts is *rotated from a set of N* when both
+tests below fail to reject that the value is independent of the attempt:
+
+- **time** — every value spans the campaign's period at the same cadence: the counts of values ×
+  equal-width time bins over the campaign's span are homogeneous (χ² test of independence; bins
+  pooled so that each holds enough attempts to test, values with too few attempts left out). Two
+  tools with different periods, dormant weeks or rates reject it.
+- **target** — an account the campaign tried several times got whatever value came up: accounts
+  whose attempts all carry one value are no more frequent than chance makes them (Σ_v p_v^k for an
+  account tried k times, with p_v the values' shares). Travellers reject it — each is abroad in one
+  country — and so do two tools working through separate target lists.
+
+Both are computed from small aggregates (per campaign, field and value: counts per time bin; per
+campaign, field and account: attempts and distinct values), in the engine.
+"""
+
+from __future__ import annotations
+
+import ibis
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+#: Equal-width time bins over a campaign's span for the time test.
+TIME_BINS = 8
+#: Attempts a value needs to take part in the time test, and expected attempts per pooled bin.
+MIN_VALUE_ATTEMPTS = 5
+MIN_EXPECTED = 5.0
+
+
+def rotation_aggregates(campaign: ibis.Table, wanted: ibis.Table, features: list[str],
+                        group: str = "campaign") -> tuple[ibis.Table, ibis.Table]:
+    """For the (campaign, feature) pairs to test: counts per (campaign, feature, value, time bin) and per
+    (campaign, feature, user) the attempts and distinct values. ``wanted`` (staged on the engine) has
+    columns p_campaign, p_feature; ``features`` lists its features; ``campaign`` holds the attempts with
+    ``f_<feature>`` columns, ``time`` and ``user``."""
+    span = campaign.group_by(s_campaign=campaign[group]).agg(s_first=campaign.time.min(),
+                                                             s_last=campaign.time.max())
+    t = campaign.join(span, campaign[group] == span.s_campaign)
+    length = (t.s_last.epoch_seconds() - t.s_first.epoch_seconds()).cast("float64")
+    offset = (t.time.epoch_seconds() - t.s_first.epoch_seconds()).cast("float64")
+    tbin = ibis.ifelse(length > 0, (offset * TIME_BINS / (length + 1.0)).floor(), 0).cast("int64")
+    t = t.mutate(tbin=tbin)
+    parts = [t.select(campaign=t[group], feature=ibis.literal(f), value=t[f"f_{f}"], user=t.user, tbin=t.tbin)
+             for f in features]
+    stacked = parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]
+    stacked = stacked.join(wanted, (stacked.campaign == wanted.p_campaign) & (stacked.feature == wanted.p_feature)) \
+        .drop("p_campaign", "p_feature")
+    by_bin = stacked.group_by(["campaign", "feature", "value", "tbin"]).agg(n=stacked.count())
+    by_user = stacked.group_by(["campaign", "feature", "user"]).agg(n=stacked.count(), values=stacked.value.nunique())
+    return by_bin, by_user
+
+
+def time_test(values: np.ndarray, tbins: np.ndarray, n: np.ndarray) -> float:
+    """p-value that one campaign field's values share one distribution over the time bins (1.0 when
+    there is too little to test). Parallel arrays: value code, time bin, attempts."""
+    table = np.zeros((int(values.max()) + 1, TIME_BINS))
+    np.add.at(table, (values, np.clip(tbins, 0, TIME_BINS - 1)), n)
+    table = table[table.sum(axis=1) >= MIN_VALUE_ATTEMPTS]
+    if len(table) < 2:
+        return 1.0
+    # Pool adjacent bins until each can hold MIN_EXPECTED of the rarest tested value.
+    need = MIN_EXPECTED * table.sum() / table.sum(axis=1).min()
+    pooled, current = [], np.zeros(len(table))
+    for column in table.T:
+        current = current + column
+        if current.sum() >= need:
+            pooled.append(current)
+            current = np.zeros(len(table))
+    if current.sum() > 0:
+        if pooled:
+            pooled[-1] = pooled[-1] + current
+        else:
+            pooled.append(current)
+    if len(pooled) < 2:
+        return 1.0
+    return float(stats.chi2_contingency(np.stack(pooled, axis=1), correction=False)[1])
+
+
+def target_test(by_user: pd.DataFrame, shares: np.ndarray) -> float:
+    """p-value that accounts tried more than once keep to one value no more often than chance
+    (1.0 when no account was tried twice). ``by_user``: n, values per account; ``shares``: the
+    values' shares of the campaign's attempts."""
+    multi = by_user[by_user.n >= 2]
+    if multi.empty:
+        return 1.0
+    k = multi.n.to_numpy(dtype=float)
+    p_pure = (shares[None, :] ** k[:, None]).sum(axis=1)
+    observed = float((multi["values"] == 1).sum())
+    expected = float(p_pure.sum())
+    variance = float((p_pure * (1 - p_pure)).sum())
+    if variance <= 0:
+        return 1.0 if observed <= expected else 0.0
+    return float(stats.norm.sf((observed - expected - 0.5) / np.sqrt(variance)))
+
+
+def rotation_tests(by_bin: pd.DataFrame, by_user: pd.DataFrame) -> dict[tuple[int, str], dict]:
+    """``{(campaign, feature): {"p_time", "p_target"}}`` for every pair in the aggregates, each pair's
+    rows taken in a fixed order (the engine returns them in any)."""
+    out = {}
+    by_bin = by_bin.sort_values(["campaign", "feature", "value", "tbin"], kind="stable")
+    by_user = by_user.sort_values(["campaign", "feature", "user"], kind="stable")
+    users = {(int(c), str(f)): g for (c, f), g in by_user.groupby(["campaign", "feature"], sort=True)}
+    for (c, f), g in by_bin.groupby(["campaign", "feature"], sort=True):
+        codes, uniques = pd.factorize(g.value, sort=True)
+        n = g.n.to_numpy(dtype=float)
+        totals = np.bincount(codes, weights=n)
+        u = users.get((int(c), str(f)), pd.DataFrame(columns=["n", "values"]))
+        out[(int(c), str(f))] = {"p_time": round(time_test(codes, g.tbin.to_numpy(dtype=np.int64), n), 6),
+                                 "p_target": round(target_test(u, totals / totals.sum()), 6)}
+    return out

@@ -1,0 +1,203 @@
+"""The rules that make a campaign whole, one at a time, each with the twin it must not merge.
+
+- :func:`tracehound.spray.tools.partition` keeps one tool that rotates its fields whole and keeps two
+  tools in the same weeks apart (shared values or not);
+- the rotation tests (:mod:`tracehound.spray.rotation`) accept a rotation and reject two windows or
+  values tied to accounts; :func:`label_fields` calls a field rotated only when they pass;
+- bursts are units of source and window (:func:`tracehound.spray.bursts._units`);
+- a stale credential's clock (:func:`tracehound.spray.stale._periods`).
+
+The data are drawn at random here (seeded), with the structure each rule is about and nothing else.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tracehound.spray.bursts import _units
+from tracehound.spray.fingerprint import FingerprintRules, label_fields, rotation_candidates
+from tracehound.spray.pruning import PruningRules
+from tracehound.spray.rarity import field_rarity
+from tracehound.spray.rotation import target_test, time_test
+from tracehound.spray.stale import _periods
+from tracehound.spray.tools import CONTEXT_ALPHA, TOOL_ALPHA, partition
+
+#: What the hunt partitions on (``campaigns.separate_tools``): ``list`` is the account when it was
+#: tried more than once, and one shared value when it was tried once.
+FIELDS = ["client_app", "app", "user_agent", "country", "week", "hour", "list"]
+ALPHA = [TOOL_ALPHA] * 3 + [CONTEXT_ALPHA] * 3 + [TOOL_ALPHA]
+
+
+def tool(rng, n, *, clients, agents, countries, weeks, users, app="Exchange", hours=range(6), tag=""):
+    """``n`` attempts of one tool: every field drawn per attempt, independently, from its own set."""
+    pick = lambda values: [values[i] for i in rng.integers(len(values), size=n)]  # noqa: E731
+    return pd.DataFrame({"client_app": pick(list(clients)), "app": app, "user_agent": pick(list(agents)),
+                         "country": pick(list(countries)), "week": pick(list(weeks)), "hour": pick(list(hours)),
+                         "user": pick(list(users)), "truth": tag})
+
+
+def groups(frame: pd.DataFrame) -> pd.Series:
+    """Run the partition on ``frame``'s distinct patterns; each attempt's group."""
+    tries = frame.user.map(frame.user.value_counts())
+    frame = frame.assign(list=frame.user.where(tries > 1, ""))
+    pats = frame.groupby(FIELDS, sort=True).size().reset_index(name="n")
+    codes = np.stack([pd.factorize(pats[c], sort=True)[0] for c in FIELDS], axis=1)
+    pats["group"] = partition(codes, pats.n.to_numpy(), alpha=ALPHA, conjoin=(0, 1, 2)).labels
+    return frame.merge(pats[[*FIELDS, "group"]], on=FIELDS, how="left").group
+
+
+def purity_and_coverage(frame: pd.DataFrame, got: pd.Series) -> dict[str, tuple[float, float]]:
+    out = {}
+    for tag, mine in frame.groupby("truth"):
+        best = got[mine.index].value_counts().index[0]
+        held = got == best
+        out[tag] = ((frame.truth[held] == tag).mean(), (got[mine.index] == best).mean())
+    return out
+
+
+HOSTING = [f"C{i}" for i in range(12)]
+
+
+def test_a_tool_working_through_its_list_once_is_one_group():
+    """A sprayer tries each account once, in list order: its first weeks and its last target disjoint
+    accounts. That is one tool (its fields and cadence agree), never two split by time."""
+    rng = np.random.default_rng(4)
+    first = tool(rng, 60, clients=["IMAP4"], agents=["ua-1", "ua-2"], countries=HOSTING[:5], weeks=range(0, 2),
+                 users=[f"u{i}" for i in range(60)], tag="tool")
+    second = tool(rng, 60, clients=["IMAP4"], agents=["ua-1", "ua-2"], countries=HOSTING[:5], weeks=range(2, 4),
+                  users=[f"u{i}" for i in range(60, 120)], tag="tool")
+    frame = pd.concat([first, second], ignore_index=True).assign(user=[f"u{i}" for i in range(120)])  # once each
+    assert groups(frame).nunique() == 1
+
+
+def test_one_tool_rotating_several_fields_is_one_group():
+    rng = np.random.default_rng(1)
+    spray = tool(rng, 400, clients=("IMAP4", "Authenticated SMTP"), agents=("curl/8", "okhttp/4", "Go/1.1"),
+                 countries=("NL", "SE", "CH", "MD", "PA"), weeks=range(2, 14),
+                 users=[f"u{i}" for i in range(250)], tag="spray")
+    got = groups(spray)
+    assert got.nunique() == 1
+
+
+def test_two_tools_in_the_same_weeks_stay_two_even_sharing_a_protocol():
+    """The twin: IMAP4 is both tools', but each has its own agents, target list and exit countries."""
+    rng = np.random.default_rng(2)
+    a = tool(rng, 300, clients=("IMAP4",), agents=("python-requests/2.25",), countries=HOSTING,
+             weeks=range(2, 12), users=[f"a{i}" for i in range(120)], tag="a")
+    b = tool(rng, 220, clients=("IMAP4", "POP3", "Exchange Web Services"), agents=("axios/1.2", "Java/1.8", "curl/7"),
+             countries=("NL", "SE", "CH", "MD"), weeks=range(3, 13), users=[f"b{i}" for i in range(200)], tag="b")
+    frame = pd.concat([a, b], ignore_index=True)
+    got = groups(frame)
+    for tag, (purity, coverage) in purity_and_coverage(frame, got).items():
+        assert purity >= 0.95 and coverage >= 0.95, (tag, purity, coverage)
+
+
+def test_two_tools_that_differ_in_agent_and_cadence_only_stay_two():
+    """Same client app, same exit countries, same app, the same weeks: one hits its short list again
+    and again at night, the other sweeps a long list in office hours. Two tools."""
+    rng = np.random.default_rng(3)
+    a = tool(rng, 250, clients=("Authenticated SMTP",), agents=("BAV2ROPC",), countries=HOSTING, weeks=range(4, 14),
+             hours=(0, 1), users=[f"a{i}" for i in range(60)], tag="a")
+    b = tool(rng, 150, clients=("Authenticated SMTP",), agents=("Go-http-client/2.0",), countries=HOSTING,
+             weeks=range(4, 14), hours=(2, 3), users=[f"b{i}" for i in range(150)], tag="b")
+    frame = pd.concat([a, b], ignore_index=True)
+    got = groups(frame)
+    assert got.nunique() == 2
+    for tag, (purity, coverage) in purity_and_coverage(frame, got).items():
+        assert purity >= 0.95 and coverage >= 0.95, tag
+
+
+def test_no_spurious_split_of_a_homogeneous_tool():
+    """A small campaign re-hitting its accounts by chance: the search must not carve noise into tools."""
+    for seed in range(4):
+        rng = np.random.default_rng(10 + seed)
+        frame = tool(rng, 120, clients=("Other clients",), agents=("BAV2ROPC",), countries=("NL", "DE", "RO", "BR"),
+                     weeks=range(6), users=[f"u{i}" for i in range(100)])
+        assert groups(frame).nunique() == 1, seed
+
+
+def test_time_test_accepts_rotation_and_rejects_two_windows():
+    rng = np.random.default_rng(4)
+    tbins = rng.integers(0, 8, 400)
+    rotated = rng.integers(0, 3, 400)
+    assert time_test(rotated, tbins, np.ones(400)) > 0.01
+    windows = np.where(tbins < 4, 0, 1)  # one value early, the other late: two tools, not a rotation
+    windows[rng.random(400) < 0.1] ^= 1
+    assert time_test(windows, tbins, np.ones(400)) < 1e-6
+    assert time_test(np.zeros(10, np.int64), tbins[:10], np.ones(10)) == 1.0  # nothing to test
+
+
+def test_target_test_rejects_values_tied_to_accounts():
+    rng = np.random.default_rng(5)
+    tries = rng.integers(2, 5, 150)
+    shares = np.array([0.4, 0.35, 0.25])
+    # A rotation: each account gets whatever values came up.
+    got = [len(set(rng.choice(3, k, p=shares))) for k in tries]
+    assert target_test(pd.DataFrame({"n": tries, "values": got}), shares) > 0.01
+    # Travellers (or one tool per list): every account always the same value.
+    assert target_test(pd.DataFrame({"n": tries, "values": 1}), shares) < 1e-6
+    assert target_test(pd.DataFrame({"n": [1, 1], "values": [1, 1]}), shares) == 1.0
+
+
+def _labelled(values: dict[str, int], feature: str, baseline: dict[str, int], tests: dict | None):
+    rarities = {feature: field_rarity(pd.DataFrame({"feature": feature, "value": list(baseline),
+                                                    "n_success": list(baseline.values()), "n_failed": 0}),
+                                      feature, alpha=1.0, rule="tail", k_sd=2.0, tail_mass=0.01)}
+    vc = pd.DataFrame([(0, feature, v, n) for v, n in values.items()], columns=["cluster", "feature", "value", "n"])
+    hist = vc.groupby(["cluster", "feature", "n"], as_index=False).agg(values=("value", "count"))
+    rules = FingerprintRules()
+    assert (not rotation_candidates(hist, vc, rules).empty) == (len(values) > 1)
+    return label_fields(hist, vc, rarities, rules, {(0, feature): tests} if tests else None)[0][feature]
+
+
+def test_label_fields_rotated_only_when_the_tests_pass():
+    baseline = {"Browser": 9000, "Mobile Apps and Desktop clients": 6000, "IMAP4": 3, "Authenticated SMTP": 2}
+    few = {"IMAP4": 60, "Authenticated SMTP": 45}
+    rotated = _labelled(few, "client_app", baseline, {"p_time": 0.4, "p_target": 0.7})
+    assert rotated["kind"] == "rotated" and rotated["distinctive"]
+    assert rotated["values"] == ["IMAP4", "Authenticated SMTP"] and rotated["rotation_tests"]["p_time"] == 0.4
+    tied = _labelled(few, "client_app", baseline, {"p_time": 0.4, "p_target": 1e-9})
+    assert tied["kind"] == "mixed" and not tied["distinctive"]
+    assert _labelled({"IMAP4": 99}, "client_app", baseline, None)["kind"] == "invariant"
+    # A rotated place is reported, never a fingerprint: the proxies sit there, the attacker does not.
+    place = _labelled({"NL": 30, "SE": 25, "CH": 20, "MD": 25}, "country", {"US": 9000, "GB": 2000, "NL": 3},
+                      {"p_time": 0.5, "p_target": 0.5})
+    assert place["kind"] == "rotated" and not place["distinctive"]
+
+
+def test_burst_windows_of_one_campaign_are_one_unit_and_a_second_burst_another():
+    t0 = pd.Timestamp("2024-03-01", tz="UTC")
+    at = lambda h: t0 + pd.Timedelta(hours=h)  # noqa: E731
+    spans = pd.DataFrame([
+        # prefix, window, campaign (NaN: in no campaign), first, last, failures
+        ("198.18.7.0/24", 1, 4.0, at(0), at(0.3), 30), ("198.18.7.0/24", 1, np.nan, at(0.1), at(0.2), 4),
+        ("198.18.9.0/24", 1, 4.0, at(0.2), at(0.4), 9),    # a second network of the same burst, meanwhile
+        ("198.18.7.0/24", 2, 4.0, at(30), at(30.2), 12),   # the same source a day later: another window
+        ("203.0.113.0/24", 1, 6.0, at(50), at(50.1), 25),  # another burst altogether
+        ("192.0.2.0/24", 1, np.nan, at(60), at(61), 3),    # no burst campaign reaches it, and it is thin
+        ("100.64.0.0/24", 1, 9.0, at(70), at(70.2), 40),   # a dense window of a campaign that was dropped
+    ], columns=["src", "window", "o_campaign", "first", "last", "n"])
+    got = _units(spans, [4, 6], gap_hours=2.0, dense=20)
+    assert got[("198.18.7.0/24", 1)] == got[("198.18.9.0/24", 1)]
+    assert len({got[k] for k in [("198.18.7.0/24", 1), ("198.18.7.0/24", 2), ("203.0.113.0/24", 1),
+                                 ("100.64.0.0/24", 1)]}) == 4
+    assert ("192.0.2.0/24", 1) not in got
+    assert _units(spans.sample(frac=1.0, random_state=1), [4, 6], gap_hours=2.0, dense=20) == got
+
+
+def test_a_clock_with_missed_cycles_is_regular_and_a_brute_force_is_not():
+    rng = np.random.default_rng(6)
+    rules = PruningRules()
+    clock = 900 * np.where(rng.random(500) < 0.05, 2, 1) + rng.normal(0, 8, 500)   # every 15 min, a few skipped
+    retries = rng.uniform(3, 12, 20)                                                # quick retries: not cycles
+    burst = rng.exponential(40, 500) + 1
+    rows = [("svc", "10.0.0.5", g) for g in np.r_[clock, retries]] + [("victim", "198.51.100.9", g) for g in burst]
+    gaps = pd.DataFrame(rows, columns=["user", "ip", "gap"])
+    gaps["bin"] = np.where(gaps.gap < 60, -1, np.round(np.log(gaps.gap) * 100)).astype(int)
+    hist = gaps.groupby(["user", "ip", "bin"]).size().reset_index(name="n")
+    got = _periods(hist, rules).set_index("user")
+    assert got.loc["svc", "period_seconds"] == pytest.approx(900, rel=0.02)
+    assert got.loc["svc", "regularity"] >= 0.9
+    assert got.loc["victim", "regularity"] < rules.stale_regularity
