@@ -85,6 +85,7 @@ def _tracehound(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     return done
 
 
+@pytest.mark.timeout(2700)  # two child hunts, one on a cold cluster (spray there is py4j round trips)
 def test_hunt_on_a_standalone_cluster_matches_duckdb(cluster, tmp_path):
     _tracehound("simulate", "signins", "--users", "150", "--days", "40", "--seed", "4", "--difficulty", "easy",
                 "--out", "tenant", "--quiet", cwd=tmp_path)
