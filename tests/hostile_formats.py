@@ -232,7 +232,8 @@ WINDOWS_JSON = Format(
         "wrong": [lambda r, i: _j(_win(r, i, EventID=True)), lambda r, i: _j(_win(r, i, EventID=4624.7)),
                   lambda r, i: _j(_win(r, i, EventID="46x4")),
                   lambda r, i: _j(_win(r, i, TargetUserName={"nested": "obj"})),
-                  lambda r, i: _j(_win(r, i, WorkstationName=["a"])), lambda r, i: _j(_win(r, i, LogonType="abc"))]
+                  lambda r, i: _j(_win(r, i, EventID=4624, WorkstationName=["a"])),  # a 4648 never reads it
+                  lambda r, i: _j(_win(r, i, LogonType="abc"))]
         + [lambda r, i, a=a: _j(_win(r, i, IpAddress=a)) for a in HOSTILE_IPS],
         "missing": [lambda r, i: _j(_win(r, i, EventID=...)), lambda r, i: _j(_win(r, i, EventID=None)),
                     lambda r, i: _j(_win(r, i, TargetUserName=...)), lambda r, i: _j(_win(r, i, TimeCreated=...)),

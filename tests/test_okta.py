@@ -146,7 +146,7 @@ def test_the_simulator_writes_okta_events_the_reader_maps_back(tmp_path):
 def test_evaluate_spray_has_an_okta_variant(tmp_path, monkeypatch):
     """The CLI's --format okta simulates, writes Okta, and scores what the reader makes of that file
     (the hunt itself is replaced by a recorder here; its numbers on Okta are the README's table)."""
-    from tracehound.evaluation import okta as okta_eval
+    from tracehound.evaluation import spray as spray_eval
     from tracehound.evaluation.spray import score_findings
     from tracehound.readers.signins import read_signins
 
@@ -157,7 +157,7 @@ def test_evaluate_spray_has_an_okta_variant(tmp_path, monkeypatch):
         seen.append((tenant, preset, [p.name for p in paths], report.formats, engine.scalar(table.count())))
         return score_findings([], pd.read_csv(labels_path, dtype=str), tenant=tenant, preset=preset, seconds=0)
 
-    monkeypatch.setattr(okta_eval, "evaluate_tenant", evaluate)
+    monkeypatch.setattr(spray_eval, "evaluate_tenant", evaluate)
     result = CliRunner().invoke(app, ["evaluate", "spray", "--format", "okta", "--tenants", "1", "--users", "40",
                                       "--days", "21", "--difficulty", "standard", "--preset", "default",
                                       "--quiet", "--work-dir", str(tmp_path)])

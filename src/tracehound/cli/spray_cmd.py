@@ -118,14 +118,7 @@ def evaluate_spray(
             folder = work_dir or Path(tmp)
             with _status("evaluating", quiet) as status:
                 progress = status.update if status is not None else None
-                if fmt == "okta":
-                    from ..evaluation.okta import okta_and_evaluate
-
-                    scores = okta_and_evaluate(
-                        folder, engine, tenants=tenants, users=users, days=days,
-                        difficulties=tuple(difficulty), presets=tuple(preset), first_seed=first_seed,
-                        progress=progress)
-                elif real_m365 is not None:
+                if real_m365 is not None:
                     scores = real_and_evaluate(
                         real_m365, folder, engine, seeds=tuple(range(first_seed, first_seed + tenants)),
                         users=users, days=days, replays=replays, weeks=weeks, presets=tuple(preset),
@@ -134,7 +127,7 @@ def evaluate_spray(
                     scores = simulate_and_evaluate(
                         folder, engine, tenants=tenants, users=users, days=days,
                         difficulties=tuple(difficulty), presets=tuple(preset), first_seed=first_seed,
-                        progress=progress)
+                        export=None if fmt == "signinlogs" else fmt, progress=progress)
         text = markdown_tables(scores)
         out.print(text, highlight=False, markup=False)
         if markdown:

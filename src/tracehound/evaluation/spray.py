@@ -206,23 +206,39 @@ def evaluate_tenant(paths: list[Path], labels_path: Path, engine: Engine, *, ten
 def simulate_and_evaluate(work_dir: Path, engine: Engine, *, tenants: int = 5, users: int = 2000,
                           days: int = 120, difficulties: tuple[str, ...] = ("standard", "hard"),
                           presets: tuple[str, ...] = ("default", "mstic"), first_seed: int = 1,
-                          progress=None) -> list[TenantScore]:
+                          export: str | None = None, progress=None) -> list[TenantScore]:
     """Simulate ``tenants`` tenants (seeds from ``first_seed``, difficulties in turn) and score each
-    preset on each. ``progress(message)`` is called before each step if given (the CLI's bar)."""
+    preset on each. ``progress(message)`` is called before each step if given (the CLI's bar).
+
+    ``export`` (a :func:`tracehound.simulate.formats.write_format` format, e.g. ``"okta"``): each
+    tenant's SigninLogs are rewritten in that format (same ids) and the hunt reads that file through
+    the ordinary reader, scored against the tenant's own labels — how a hunt tuned on Entra exports
+    fares on a provider that records sign-ins differently (Okta: no client app, the app as the
+    target ``AppInstance``, an ASN, failure reasons instead of codes). Events the format has no
+    counterpart for are not written; their labels match nothing and change no number.
+    """
     from ..simulate.signins import simulate_signins
 
     scores = []
     for i in range(tenants):
         seed, difficulty = first_seed + i, difficulties[i % len(difficulties)]
-        name = f"seed{seed}-{difficulty}"
+        name = f"{export}-seed{seed}-{difficulty}" if export else f"seed{seed}-{difficulty}"
         if progress:
             progress(f"simulating {name} ({users} users x {days} days)")
-        sim = simulate_signins(Path(work_dir) / name, users=users, days=days, seed=seed,
+        folder = Path(work_dir) / name
+        sim = simulate_signins(folder / "signinlogs" if export else folder, users=users, days=days, seed=seed,
                                difficulty=difficulty)
+        paths = sim.paths
+        if export:
+            from ..simulate.formats import write_format
+
+            if progress:
+                progress(f"writing {name} as {export}")
+            paths = write_format(sim.paths, folder / export, export)
         for preset in presets:
             if progress:
                 progress(f"hunting {name} with preset {preset}")
-            scores.append(evaluate_tenant(sim.paths, sim.labels_path, engine, tenant=name, preset=preset))
+            scores.append(evaluate_tenant(paths, sim.labels_path, engine, tenant=name, preset=preset))
     return scores
 
 

@@ -207,6 +207,26 @@ def _ip(value: object, field: str) -> str | None:
 # Mapping one record of each family to the canonical fields (order: MAPPED).
 # ------------------------------------------------------------------------------------------------
 
+def spelling(location: str, app: str, client_app: str, user_agent: str, device: str) -> tuple[str, ...]:
+    """A source's names of ``state`` … ``device_name`` (MAPPED order), as its reject reasons name them:
+    the Sentinel table and the Graph resource hold the same fields, spelled differently."""
+    return (f"{location}.state", f"{location}.city", app, client_app, user_agent, f"{device}.browser",
+            f"{device}.operatingSystem", f"{device}.displayName")
+
+
+SIGNINLOGS_SPELLING = spelling("LocationDetails", "AppDisplayName", "ClientAppUsed", "UserAgent", "DeviceDetail")
+
+
+def client_fields(rec: dict, where: dict, device: dict, names: tuple[str, ...]) -> tuple:
+    """``state`` … ``device_name`` of one Entra record: ``where`` / ``device`` are its location and
+    device objects, ``names`` its :func:`spelling`."""
+    state, city, app, client_app, user_agent, browser, system, device_name = names
+    return (_text(where.get("state"), state), _text(where.get("city"), city), _text(rec.get(app), app),
+            _text(rec.get(client_app), client_app), _text(rec.get(user_agent), user_agent),
+            _text(device.get("browser"), browser), _text(device.get("operatingSystem"), system),
+            _text(device.get("displayName"), device_name))
+
+
 def _from_signinlogs(rec: dict) -> tuple:
     kind = rec.get("Type")
     if isinstance(kind, str) and kind not in SIGNIN_TYPES and "UserPrincipalName" not in rec:
@@ -226,14 +246,7 @@ def _from_signinlogs(rec: dict) -> tuple:
         or _text(rec.get("Location"), "Location")
     return (
         event_id, time, user, result, _ip(rec.get("IPAddress"), "IPAddress"), country,
-        _text(where.get("state"), "LocationDetails.state"),
-        _text(where.get("city"), "LocationDetails.city"),
-        _text(rec.get("AppDisplayName"), "AppDisplayName"),
-        _text(rec.get("ClientAppUsed"), "ClientAppUsed"),
-        _text(rec.get("UserAgent"), "UserAgent"),
-        _text(device.get("browser"), "DeviceDetail.browser"),
-        _text(device.get("operatingSystem"), "DeviceDetail.operatingSystem"),
-        _text(device.get("displayName"), "DeviceDetail.displayName"),
+        *client_fields(rec, where, device, SIGNINLOGS_SPELLING),
         _bool(rec.get("IsInteractive"), "IsInteractive"),
         "entra", entra_failure(result), _int(rec.get("AutonomousSystemNumber"), "AutonomousSystemNumber"), None,
     )

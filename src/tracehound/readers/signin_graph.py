@@ -12,11 +12,14 @@ counted; only the four sign-in categories are read.
 from __future__ import annotations
 
 from .signin_fields import (Bad, NotSignin, _bool, _dynamic, _int, _ip, _text, _time, _user,
-                            entra_failure)
+                            client_fields, entra_failure, spelling)
 
 #: Azure Monitor diagnostic categories that are sign-ins.
 SIGNIN_CATEGORIES = frozenset({"SignInLogs", "NonInteractiveUserSignInLogs", "ServicePrincipalSignInLogs",
                                "ManagedIdentitySignInLogs"})
+
+#: The Graph resource's names of the fields the Sentinel table spells in PascalCase.
+GRAPH_SPELLING = spelling("location", "appDisplayName", "clientAppUsed", "userAgent", "deviceDetail")
 
 
 def is_graph_record(rec: object) -> bool:
@@ -61,14 +64,7 @@ def from_graph(rec: dict) -> tuple:
         event_id, time, user, result,
         _ip(props.get("ipAddress") or outer.get("callerIpAddress"), "ipAddress"),
         _text(where.get("countryOrRegion"), "location.countryOrRegion"),
-        _text(where.get("state"), "location.state"),
-        _text(where.get("city"), "location.city"),
-        _text(props.get("appDisplayName"), "appDisplayName"),
-        _text(props.get("clientAppUsed"), "clientAppUsed"),
-        _text(props.get("userAgent"), "userAgent"),
-        _text(device.get("browser"), "deviceDetail.browser"),
-        _text(device.get("operatingSystem"), "deviceDetail.operatingSystem"),
-        _text(device.get("displayName"), "deviceDetail.displayName"),
+        *client_fields(props, where, device, GRAPH_SPELLING),
         interactive, "entra", entra_failure(result),
         _int(props.get("autonomousSystemNumber"), "autonomousSystemNumber"), None,
     )
