@@ -1,6 +1,6 @@
 """The fan-out detector's bucket index without DuckDB's time-zone cast gives the same buckets.
 
-``fanout.detector.epoch_seconds`` calls DuckDB's ``epoch`` on the UTC timestamp itself instead of
+``engine.epoch_seconds`` (used by the fan-out detector) calls DuckDB's ``epoch`` on the UTC timestamp itself instead of
 Ibis's ``epoch_seconds`` (which casts to a plain ``TIMESTAMP`` first, 5 s of each 7 s scan of 50M
 logons). Same seconds, so the same buckets and the same findings; the fan-out tests pin the findings,
 this pins the values on the edges that could differ: bucket boundaries, microseconds, before 1970.
@@ -14,7 +14,8 @@ from datetime import datetime, timedelta, timezone
 import ibis
 import pyarrow as pa
 
-from tracehound.fanout.detector import FanoutDetector, epoch_seconds
+from tracehound.engine import epoch_seconds
+from tracehound.fanout.detector import FanoutDetector
 
 
 def _times() -> list[datetime]:

@@ -18,6 +18,8 @@ import uuid
 from pathlib import Path
 
 import ibis
+import ibis.expr.datatypes as dt
+from ibis.common.exceptions import IbisError
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -169,3 +171,26 @@ def spark_session(master: str | None = None):
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("ERROR")
     return session
+
+
+_UTC_TIME = dt.Timestamp(timezone="UTC")
+
+
+@ibis.udf.scalar.builtin(name="epoch")
+def _duckdb_epoch(time: _UTC_TIME) -> dt.float64:
+    """DuckDB's ``epoch()`` applied to the UTC timestamp itself."""
+
+
+def epoch_seconds(time: ibis.TimestampValue) -> ibis.FloatingValue:
+    """Seconds since 1970 of a UTC timestamp column, the cheapest way the engine has.
+
+    Ibis's ``epoch_seconds`` casts DuckDB's ``TIMESTAMP WITH TIME ZONE`` to a plain ``TIMESTAMP``
+    first, a per-row time-zone conversion that cost 5 s of every 7 s scan of 50M logons
+    (benchmarks/README.md, "Fan-out"); DuckDB's ``epoch`` gives the same seconds straight from the
+    stored UTC microseconds. Other engines keep Ibis's expression.
+    """
+    try:
+        backend = ibis.get_backend(time).name
+    except IbisError:  # an unbound expression (no engine yet): Ibis's portable form
+        backend = None
+    return _duckdb_epoch(time) if backend == "duckdb" else time.epoch_seconds()

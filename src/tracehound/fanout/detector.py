@@ -43,14 +43,12 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import ibis
-import ibis.expr.datatypes as dt
-from ibis.common.exceptions import IbisError
 import numpy as np
 import pandas as pd
 
 from ..contract import check_fitted
 from ..durations import seconds
-from ..engine import Engine
+from ..engine import Engine, epoch_seconds
 from ..errors import ConfigError
 from ..findings import Finding
 from .findings import build_findings
@@ -476,29 +474,6 @@ def _window_population(scores: pd.DataFrame) -> tuple[float, float]:
         return 0.0, 0.0
     median = float(np.median(busiest))
     return median, 1.4826 * float(np.median(np.abs(busiest - median)))
-
-
-_UTC_TIME = dt.Timestamp(timezone="UTC")
-
-
-@ibis.udf.scalar.builtin(name="epoch")
-def _duckdb_epoch(time: _UTC_TIME) -> dt.float64:
-    """DuckDB's ``epoch()`` applied to the UTC timestamp itself."""
-
-
-def epoch_seconds(time: ibis.TimestampValue) -> ibis.FloatingValue:
-    """Seconds since 1970 of a UTC timestamp column, the cheapest way the engine has.
-
-    Ibis's ``epoch_seconds`` casts DuckDB's ``TIMESTAMP WITH TIME ZONE`` to a plain ``TIMESTAMP``
-    first, a per-row time-zone conversion that cost 5 s of every 7 s scan of 50M logons
-    (benchmarks/README.md, "Fan-out"); DuckDB's ``epoch`` gives the same seconds straight from the
-    stored UTC microseconds. Other engines keep Ibis's expression.
-    """
-    try:
-        backend = ibis.get_backend(time).name
-    except IbisError:  # an unbound expression (no engine yet): Ibis's portable form
-        backend = None
-    return _duckdb_epoch(time) if backend == "duckdb" else time.epoch_seconds()
 
 
 def _bucket(value) -> int | None:
