@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from tracehound.badrecords import ReadReport
 from tracehound.cli import app
-from tracehound.readers.okta import failure_kind
+from tracehound.readers.okta import endpoint_class, failure_kind
 from tracehound.readers.signins import parse_signins, sniff_signin_format
 from tracehound.schema import SIGNINS
 from tracehound.simulate.formats import to_okta
@@ -78,7 +78,7 @@ def test_a_real_shaped_okta_event_round_trips_into_signins(tmp_path, lines):
         "user": "isabella.garcia@example.com", "result": 50126, "success": False,
         "ip": "185.220.101.4", "ip_prefix": "185.220.101.0/24",
         "country": "Germany", "state": "Hesse", "city": "Frankfurt am Main",
-        "app": "Salesforce.com", "client_app": None,
+        "app": "Salesforce.com", "client_app": "Identity Engine",
         "user_agent": OKTA_EVENT["client"]["userAgent"]["rawUserAgent"],
         "browser": "Chrome 119", "os": "Windows 10", "device_name": None, "is_interactive": None,
         "source": str(path), "provider": "okta", "failure_kind": "bad_password", "asn": 60729, "is_proxy": True,
@@ -120,6 +120,35 @@ def test_outcomes_become_provider_neutral_failure_kinds(tmp_path):
     assert table.num_rows + report.bad_count + sum(report.skipped.values()) == len(events)
 
 
+def test_client_app_is_the_interface_else_the_kind_of_endpoint(tmp_path):
+    """Okta's interface names the client; without it the request path's kind stands in, ids stripped."""
+    active = "/app/office365/exk1fcia6d6EMsf331d8/sso/wsfed/active?client-request-id=8c4d3e2f"
+    events = [
+        _event(uuid="imap", authenticationContext__interface="IMAP4", debugContext__debugData__requestUri=active),
+        _event(uuid="active", debugContext__debugData__requestUri=active),
+        _event(uuid="passive", debugContext__debugData__requestUri="/app/office365/exk9/sso/wsfed/passive"),
+        _event(uuid="saml", debugContext__debugData__requestUri="/app/salesforce/exk1a2b3/sso/saml"),
+        _event(uuid="authn", debugContext__debugData__requestUri="/api/v1/authn"),
+        _event(uuid="odd", debugContext__debugData__requestUri="/x/<script>alert(1)</script>/00u1qw2e3r"),
+        _event(uuid="none", debugContext={"debugData": {}}),
+        _event(uuid="bare", authenticationContext=None, debugContext=None),
+        _event(uuid="bad", authenticationContext__interface=["IMAP4"]),
+    ]
+    _, table, report = _read(tmp_path, events)
+    got = {r["event_id"]: r["client_app"] for r in table.to_pylist()}
+    assert got == {"imap": "IMAP4", "active": "WS-Fed active", "passive": "WS-Fed passive", "saml": "SAML",
+                   "authn": "authn API", "odd": "other", "none": None, "bare": None}
+    assert [b.reason.split(":")[0] for b in report.bad] == ["field 'authenticationContext.interface'"]
+
+
+def test_endpoint_class_keeps_no_text_from_the_path():
+    assert endpoint_class(None) is None and endpoint_class("") is None
+    assert endpoint_class("/APP/Office365/EXK1/SSO/WSFED/ACTIVE") == "WS-Fed active"
+    assert endpoint_class("/oauth2/aus1/v1/token") == "OAuth/OIDC"
+    assert endpoint_class("/api/v1/authn?x=/app/office365/k/sso/wsfed/active") == "authn API"
+    assert endpoint_class("/login/" + "a" * 10_000) == "sign-in page"
+
+
 def test_failure_kind_rules():
     assert failure_kind("user.session.start", "FAILURE", "INVALID_CREDENTIALS", "00u1") == "bad_password"
     assert failure_kind("user.session.start", "FAILURE", "INVALID_CREDENTIALS", "unknown") == "unknown_user"
@@ -139,8 +168,27 @@ def test_the_simulator_writes_okta_events_the_reader_maps_back(tmp_path):
     assert (row["event_id"], row["user"], row["failure_kind"], row["result"]) == (signin["Id"], "a.b@contoso.com",
                                                                                   "locked", 50053)
     assert (row["country"], row["city"], row["app"], row["client_app"]) == ("United Kingdom", "London",
-                                                                            "Office 365", None)
+                                                                            "Office 365", "authn API")
     assert row["asn"] is not None and row["is_proxy"] is False
+
+
+@pytest.mark.parametrize("client", ["IMAP4", "Authenticated SMTP", "Other clients", "Exchange ActiveSync", "POP3"])
+def test_the_simulator_writes_legacy_protocols_as_office_365_active_authentication(tmp_path, client):
+    """A legacy-protocol sign-in comes to Okta relayed to the Office 365 app's active endpoint, with the
+    client as its interface and no device Okta can tell; the reader gives the client app back."""
+    signin = {"Id": "9d1c", "TimeGenerated": "2024-01-05T08:00:00.000Z", "UserPrincipalName": "a.b@contoso.com",
+              "UserId": "0f9a", "ResultType": "50126", "IPAddress": "203.0.113.9", "ClientAppUsed": client,
+              "AppDisplayName": "Office 365 Exchange Online", "AppId": "00000002", "UserAgent": "BAV2ROPC"}
+    event = to_okta(signin)
+    assert event["authenticationContext"]["interface"] == client and event["client"]["device"] == "Unknown"
+    assert endpoint_class(event["debugContext"]["debugData"]["requestUri"]) == "WS-Fed active"
+    browser = to_okta({**signin, "Id": "9d1d", "ClientAppUsed": "Browser"})
+    assert browser["authenticationContext"]["interface"] is None and browser["client"]["device"] == "Computer"
+    _, table, _ = _read(tmp_path, [event, browser], lines=True)
+    rows = {r["event_id"]: r for r in table.to_pylist()}
+    assert (rows["9d1c"]["client_app"], rows["9d1c"]["failure_kind"]) == (client, "bad_password")
+    assert rows["9d1c"]["app"] == "Microsoft Office 365"  # the Okta app instance, not Microsoft's resource
+    assert (rows["9d1d"]["client_app"], rows["9d1d"]["app"]) == ("authn API", "Office 365 Exchange Online")
 
 
 def test_evaluate_spray_has_an_okta_variant(tmp_path, monkeypatch):

@@ -12,7 +12,13 @@ Mapping, and why:
 - ``failure_kind`` from the outcome (:func:`failure_kind`), and ``result`` = the Entra code of that kind
   (:data:`~tracehound.readers.signin_fields.KIND_CODES`, 0 for a success), so every provider is on one
   code scale and code-based settings (the spray hunt's ``failure_codes``) need no Okta variant.
-- ``app`` = the ``target[]`` entry of type ``AppInstance`` (its display name); Okta has no client app.
+- ``app`` = the ``target[]`` entry of type ``AppInstance`` (its display name).
+- ``client_app`` = ``authenticationContext.interface`` where Okta records one (the third-party interface
+  the actor authenticated through: for an Okta-federated Office 365 tenant, the legacy client Microsoft
+  relayed), else the kind of endpoint in ``debugContext.debugData.requestUri`` (:func:`endpoint_class`:
+  ``WS-Fed active`` for Office 365 legacy / basic authentication, ``authn API``, ``Identity Engine``,
+  ``SAML``, ...), else null. Why: a spray tool speaks one protocol, and this is where Okta shows which;
+  the endpoint is reduced to its kind, never kept as sent, since its path carries ids and client text.
 - ``browser`` / ``os`` are left to the enricher, which parses ``client.userAgent.rawUserAgent`` exactly
   as it does for Entra, so features compare across providers (Okta's own ``CHROME`` would not).
 - ``country`` / ``state`` / ``city`` from ``client.geographicalContext`` (Okta gives country names);
@@ -20,6 +26,8 @@ Mapping, and why:
 """
 
 from __future__ import annotations
+
+import re
 
 from .signin_fields import KIND_CODES, Bad, NotSignin, _bool, _dynamic, _int, _ip, _text, _time, _user
 
@@ -32,6 +40,38 @@ _REASONS = (("INVALID_CREDENTIALS", "bad_password"), ("INVALID CREDENTIALS", "ba
             ("UNKNOWN_USER", "unknown_user"), ("UNKNOWN USER", "unknown_user"),
             ("LOCKED_OUT", "locked"), ("LOCKED OUT", "locked"), ("LOCKED", "locked"),
             ("VERIFICATION_ERROR", "mfa"), ("FACTOR", "mfa"), ("MFA", "mfa"))
+
+
+#: (request path pattern, endpoint kind), first match wins; ``{key}`` path segments are app ids.
+_ENDPOINTS = tuple((re.compile(pattern), kind) for pattern, kind in (
+    (r"^/app/[^/]+/[^/]+/sso/wsfed/active", "WS-Fed active"),
+    (r"^/app/[^/]+/[^/]+/sso/wsfed/passive", "WS-Fed passive"),
+    (r"^/app/[^/]+/[^/]+/sso/saml", "SAML"),
+    (r"^/app/[^/]+/[^/]+/sso/wsfed", "WS-Fed"),
+    (r"^/api/v1/authn", "authn API"),
+    (r"^/idp/idx/", "Identity Engine"),
+    (r"^/oauth2/", "OAuth/OIDC"),
+    (r"^/api/v1/radius", "RADIUS"),
+    (r"^/login/", "sign-in page"),
+    (r"^/sso/idps/", "IdP federation"),
+))
+#: The longest request path read: a longer one is cut there (a hostile log cannot make matching slow).
+_MAX_PATH = 512
+
+
+def endpoint_class(request_uri: str | None) -> str | None:
+    """The kind of Okta endpoint a ``requestUri`` names, ``other`` for a path not listed, ``None`` for none.
+
+    Only the path is looked at (query and fragment dropped, case folded) and only a fixed label comes
+    out, so app keys, user ids and whatever a client put in the URL never reach a finding.
+    """
+    if not request_uri:
+        return None
+    path = request_uri[:_MAX_PATH].split("?", 1)[0].split("#", 1)[0].lower()
+    for pattern, kind in _ENDPOINTS:
+        if pattern.match(path):
+            return kind
+    return "other"
 
 
 def is_signin_event(event_type: str) -> bool:
@@ -70,6 +110,10 @@ def from_okta(rec: dict) -> tuple:
     agent = _dynamic(client.get("userAgent"), "client.userAgent")
     where = _dynamic(client.get("geographicalContext"), "client.geographicalContext")
     security = _dynamic(rec.get("securityContext"), "securityContext")
+    authn = _dynamic(rec.get("authenticationContext"), "authenticationContext")
+    debug = _dynamic(_dynamic(rec.get("debugContext"), "debugContext").get("debugData"), "debugContext.debugData")
+    client_app = (_text(authn.get("interface"), "authenticationContext.interface")
+                  or endpoint_class(_text(debug.get("requestUri"), "debugContext.debugData.requestUri")))
     app = None
     for target in _dynamic(rec.get("target"), "target", list):
         if isinstance(target, dict) and target.get("type") == "AppInstance":
@@ -87,7 +131,7 @@ def from_okta(rec: dict) -> tuple:
         _text(where.get("country"), "client.geographicalContext.country"),
         _text(where.get("state"), "client.geographicalContext.state"),
         _text(where.get("city"), "client.geographicalContext.city"),
-        app, None, _text(agent.get("rawUserAgent"), "client.userAgent.rawUserAgent"),
+        app, client_app, _text(agent.get("rawUserAgent"), "client.userAgent.rawUserAgent"),
         None, None, None, None, "okta", kind,
         _int(security.get("asNumber"), "securityContext.asNumber"),
         _bool(security.get("isProxy"), "securityContext.isProxy"),

@@ -15,7 +15,9 @@ record by record; the shapes follow the public schemas:
 ``event-hub``      diagnostic settings into an Event Hub: ``{"records": [...]}`` batches, one per line
 ``okta``           the Okta System Log (JSON Lines of LogEvents): ``user.session.start`` /
                    ``user.authentication.auth_via_mfa``, outcome and reason from the result code, the
-                   app as the ``AppInstance`` target, no client app (Okta has none), ``securityContext``
+                   app as the ``AppInstance`` target, ``securityContext``; browser and modern clients
+                   through ``/api/v1/authn``; legacy protocols as Office 365 active authentication
+                   (:func:`to_okta`)
 =================  =====================================================================================
 """
 
@@ -58,6 +60,14 @@ _OKTA_OUTCOMES = {
     500121: ("user.authentication.auth_via_mfa", "FAILURE", "VERIFICATION_ERROR"),
 }
 _NOT_IN_OKTA = frozenset({50140})
+#: Entra client apps that are legacy (basic) authentication. Through an Okta-federated Office 365 tenant
+#: Microsoft relays each such sign-in to Okta's active (WS-Trust) endpoint of the Office 365 app instance.
+_LEGACY_CLIENTS = frozenset({"exchange activesync", "imap4", "pop3", "authenticated smtp", "other clients",
+                             "exchange web services", "mapi over http", "offline address book", "autodiscover",
+                             "outlook anywhere (rpc over http)", "exchange online powershell",
+                             "reporting web services", "universal outlook"})
+#: The Okta Office 365 app instance's label, the ``AppInstance`` target of every relayed legacy sign-in.
+OKTA_O365_APP = "Microsoft Office 365"
 
 
 def _records(paths: Sequence[Path]) -> Iterator[dict]:
@@ -126,11 +136,30 @@ def _asn(ip: str | None) -> int | None:
     return 1000 + zlib.crc32(head.encode()) % 60000
 
 
+def _okta_client(rec: dict) -> tuple[str | None, str, str, str | None, str | None]:
+    """Where Okta saw the sign-in come in: (interface, requestUri, client.device, app label, app key).
+
+    Why the split: Okta records no Entra client app, but an Okta-federated Office 365 tenant sends every
+    legacy-protocol sign-in (IMAP, SMTP AUTH, ActiveSync, ...) to the Office 365 app instance's active
+    endpoint, ``/app/office365/{key}/sso/wsfed/active``, with the client named in the request (what Okta's
+    Office 365 client-access rules read and ``authenticationContext.interface``, "the third-party user
+    interface the actor authenticates through", records; the simulator writes Entra's name for it) and
+    no device Okta can classify. Browser and modern clients come through Okta's own sign-in API.
+    """
+    client = rec.get("ClientAppUsed")
+    app, app_id = rec.get("AppDisplayName"), rec.get("AppId")
+    if isinstance(client, str) and client.lower() in _LEGACY_CLIENTS:
+        key = f"exk{zlib.crc32(OKTA_O365_APP.encode()):010d}"
+        return client, f"/app/office365/{key}/sso/wsfed/active", "Unknown", OKTA_O365_APP, OKTA_O365_APP
+    return None, "/api/v1/authn", "Computer", app, app_id
+
+
 def to_okta(rec: dict) -> dict | None:
     """A SigninLogs record as an Okta System Log LogEvent (``None``: Okta records no such event)."""
     code = _code(rec)
     if code in _NOT_IN_OKTA:
         return None
+    interface, request_uri, device, app, app_key = _okta_client(rec)
     event_type, result, reason = _OKTA_OUTCOMES.get(code, ("user.session.start", "FAILURE", "UNKNOWN"))
     where = _details(rec.get("LocationDetails"))
     coords = where.get("geoCoordinates") or {}
@@ -142,7 +171,7 @@ def to_okta(rec: dict) -> dict | None:
                   "type": "User", "alternateId": user,
                   "displayName": "unknown" if unknown else rec.get("UserDisplayName"), "detailEntry": None},
         "client": {"userAgent": {"rawUserAgent": rec.get("UserAgent"), "os": "Unknown", "browser": "UNKNOWN"},
-                   "zone": "null", "device": "Computer", "id": None, "ipAddress": ip,
+                   "zone": "null", "device": device, "id": None, "ipAddress": ip,
                    "geographicalContext": {"city": where.get("city"), "state": where.get("state"),
                                            "country": COUNTRY_NAMES.get(where.get("countryOrRegion") or "",
                                                                         where.get("countryOrRegion")),
@@ -150,7 +179,7 @@ def to_okta(rec: dict) -> dict | None:
                                            "geolocation": {"lat": coords.get("latitude"),
                                                            "lon": coords.get("longitude")}}},
         "authenticationContext": {"authenticationProvider": None, "credentialProvider": None,
-                                  "credentialType": None, "issuer": None, "interface": None,
+                                  "credentialType": None, "issuer": None, "interface": interface,
                                   "authenticationStep": 0, "externalSessionId": "trs" + str(rec.get("Id"))[:20]},
         "displayMessage": "User login to Okta" if event_type == "user.session.start"
         else "Authentication of user via MFA",
@@ -159,15 +188,14 @@ def to_okta(rec: dict) -> dict | None:
         "published": rec.get("TimeGenerated") or rec.get("CreatedDateTime"),
         "securityContext": {"asNumber": _asn(ip), "asOrg": None, "isp": None, "domain": None, "isProxy": False},
         "severity": "INFO" if result == "SUCCESS" else "WARN",
-        "debugContext": {"debugData": {"requestUri": "/api/v1/authn"}},
+        "debugContext": {"debugData": {"requestUri": request_uri}},
         "legacyEventType": "core.user_auth.login_success" if result == "SUCCESS" else "core.user_auth.login_failed",
         "transaction": {"type": "WEB", "id": str(rec.get("Id"))[:24], "detail": {}},
         "uuid": rec.get("Id"), "version": "0",
         "request": {"ipChain": [{"ip": ip, "geographicalContext": None, "version": "V4" if ip and "." in ip
                                  else "V6", "source": None}]},
-        "target": [{"id": f"0oa{zlib.crc32(str(rec.get('AppId')).encode()):010d}", "type": "AppInstance",
-                    "alternateId": rec.get("AppDisplayName"), "displayName": rec.get("AppDisplayName"),
-                    "detailEntry": None}] if rec.get("AppDisplayName") else [],
+        "target": [{"id": f"0oa{zlib.crc32(str(app_key).encode()):010d}", "type": "AppInstance",
+                    "alternateId": app, "displayName": app, "detailEntry": None}] if app else [],
     }
 
 
