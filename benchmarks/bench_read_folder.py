@@ -6,10 +6,11 @@ lays them out; records as :mod:`bench_read_signins` writes them, times in order)
 in a fresh child process the way the pipeline reads an input — :func:`~tracehound.readers.families.route`
 then :func:`~tracehound.readers.families.read_family` — and the row count is taken on the engine, so
 the staging of Parquet parts is part of the time. Prints both times and their ratio (issue 15: the
-folder within 2x the single file). ``--src`` runs the children on another source tree (a reference
-checkout of the code). Run:
+folder within 2x the single file), and each child's own peak memory (``VmHWM``). ``--src`` runs the
+children on another source tree (a reference checkout of the code); ``--data`` keeps the files there
+and reuses them. Run:
 
-    .venv/bin/python benchmarks/bench_read_folder.py [--files 100000] [--per-file 10] [--src DIR]
+    .venv/bin/python benchmarks/bench_read_folder.py [--files 100000] [--per-file 10] [--src DIR] [--data DIR]
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import argparse
 import json
 import os
 import random
-import resource
 import subprocess
 import sys
 import tempfile
@@ -73,7 +73,20 @@ def read(path: Path) -> dict:
         t2 = time.perf_counter()
     return {"route_s": round(t1 - t0, 2), "read_s": round(t2 - t1, 2), "total_s": round(t2 - t0, 2),
             "rows": rows, "files": report.files, "rejected": len(report.bad),
-            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+            "peak_rss_mb": peak_rss_mb()}
+
+
+def peak_rss_mb() -> float | None:
+    """This process's own peak resident memory (``VmHWM``), in MB; ``None`` where ``/proc`` has no
+    such line. Not ``ru_maxrss``: across fork / exec a child inherits its parent's figure there."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return None
 
 
 def child(path: Path, src: Path | None) -> dict:

@@ -48,15 +48,16 @@ FIREWALL_ALIASES: dict[str, tuple[str, ...]] = {
 REQUIRED = ("time", "src_ip", "dst_ip")
 
 
-def sniff_connection_format(path: str | Path) -> str | None:
-    """``zeek-tsv``, ``zeek-json``, ``firewall-csv`` or None if the file is not connection records."""
-    head = files.head_text(path)
-    stripped = head.lstrip()
-    if stripped.startswith("#separator") or ("#fields" in head and "id.orig_h" in head):
+def sniff_connection_format(path: str | Path, head: files.Head | None = None) -> str | None:
+    """``zeek-tsv``, ``zeek-json``, ``firewall-csv`` or None if the file is not connection records.
+    ``head``: the file's first bytes, read once by routing."""
+    text = files.head_text(path, head=head)
+    stripped = text.lstrip()
+    if stripped.startswith("#separator") or ("#fields" in text and "id.orig_h" in text):
         return "zeek-tsv"
     if stripped.startswith("{"):
-        dotted = '"id.orig_h"' in head and '"id.resp_h"' in head
-        underscored = '"id_orig_h"' in head and '"id_resp_h"' in head
+        dotted = '"id.orig_h"' in text and '"id.resp_h"' in text
+        underscored = '"id_orig_h"' in text and '"id_resp_h"' in text
         return "zeek-json" if dotted or underscored else None
     first = stripped.splitlines()[0] if stripped else ""
     try:

@@ -77,10 +77,14 @@ _SNIFF_BYTES = 65536
 # --------------------------------------------------------------------------------------------
 # sniffing
 # --------------------------------------------------------------------------------------------
-def _head(path: Path) -> bytes:
-    """The first bytes of a file, gunzipped if it is gzip (by magic bytes, not name)."""
-    with open(path, "rb") as fh:
-        data = fh.read(_SNIFF_BYTES)
+def _head(path: Path, head: files.Head | None = None) -> bytes:
+    """The first bytes of a file, gunzipped if it is gzip (by magic bytes, not name); ``head``: the
+    first bytes routing read (:func:`~.files.read_head`, more than these), so the file is not opened."""
+    if head is not None:
+        data = head.data[:_SNIFF_BYTES]
+    else:
+        with open(path, "rb") as fh:
+            data = fh.read(_SNIFF_BYTES)
     if data[:2] == b"\x1f\x8b":
         try:
             with gzip.open(path, "rb") as gz:
@@ -95,17 +99,18 @@ def _quoted(text: str, names: Iterable[str]) -> bool:
     return any(f'"{n.lower()}"' in low for n in names)
 
 
-def sniff_detections_format(path: str | Path) -> str | None:
+def sniff_detections_format(path: str | Path, head: files.Head | None = None) -> str | None:
     """``defender-evtx``, ``defender-json``, ``detections-json``, ``detections-csv`` or None.
 
     An EVTX file is claimed only when its records come from the Defender provider, so Security and
     Sysmon logs still go to their own readers; an export only when it names both a time and a threat.
+    ``head``: the file's first bytes, read once by routing.
     """
     path = Path(path)
-    head = _head(path)
-    if head.startswith(b"ElfFile"):
+    data = _head(path, head)
+    if data.startswith(b"ElfFile"):
         return "defender-evtx" if _evtx_is_defender(path) else None
-    text = files.decode(head).lstrip()
+    text = files.decode(data).lstrip()
     if text.startswith(("{", "[")):
         if PROVIDER in text and _quoted(text, ("Threat Name", "EventID", "event_id")):
             return "defender-json"

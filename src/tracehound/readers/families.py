@@ -17,6 +17,7 @@ Every family accepts the ``limits`` read option (:class:`~tracehound.readers.lim
 from __future__ import annotations
 
 import functools
+import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
@@ -31,7 +32,7 @@ from ..errors import ConfigError
 from ..schema import ADDED, CONNECTIONS, TABLES
 from .connections import read_connections, sniff_connection_format
 from .defender import read_detections, sniff_detections_format
-from .files import MARKERS, expand, first_bytes
+from .files import MARKERS, expand, read_head
 from .limits import DEFAULT, Limits
 from .logons import LogonFilter, read_logons, sniff_logon_format
 from .parquet import row_groups
@@ -44,13 +45,14 @@ from .weblogs import read_weblogs, sniff_weblog_format
 class Family:
     """One canonical table and how its raw logs are recognised and read.
 
-    ``read(files, engine, **options)`` accepts exactly the keyword ``options`` listed here; with
-    ``sniffed``, also ``formats`` (file → the format :func:`route` recognised), so a folder of 100,000
-    files is not sniffed a second time.
+    ``sniff(path, head=...)`` is given the file's first bytes (:class:`~.files.Head`), read once by
+    :func:`route` for every sniffer. ``read(files, engine, **options)`` accepts exactly the keyword
+    ``options`` listed here; with ``sniffed``, also ``formats`` (file → the format :func:`route`
+    recognised), so a folder of 100,000 files is not sniffed a second time.
     """
 
     table: str
-    sniff: Callable[[Path], str | None]
+    sniff: Callable[..., str | None]
     read: Callable[..., tuple[ibis.Table, ReadReport]]
     options: tuple[str, ...] = ()
     sniffed: bool = False
@@ -69,31 +71,24 @@ FAMILIES: tuple[Family, ...] = (
 _BY_TABLE = {family.table: family for family in FAMILIES}
 
 #: What :func:`route` recognised, for the families that take it (``Family.sniffed``): path →
-#: (the file's size, change time and inode when sniffed, its format). :func:`read_family` hands a
-#: file's format on only while the file is unchanged, and forgets it once used.
+#: (the file's size, modification time and inode as it was read for sniffing, its format).
+#: :func:`read_family` hands a file's format on only while the file is unchanged, and forgets it once used.
 _SNIFFED: dict[str, tuple[tuple[int, int, int], str]] = {}
-
-
-def _identity(path: Path) -> tuple[int, int, int] | None:
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    return st.st_size, st.st_mtime_ns, st.st_ino
-
-
-def _remember(path: Path, fmt: str) -> None:
-    identity = _identity(path)
-    if identity is not None:
-        _SNIFFED[str(path)] = (identity, fmt)
 
 
 def _recall(paths: list[Path]) -> dict[Path, str]:
     """The formats :func:`route` found for ``paths`` that are unchanged since (each forgotten)."""
     formats = {}
+    stat = os.stat
     for path in paths:
         entry = _SNIFFED.pop(str(path), None)
-        if entry is not None and _identity(path) == entry[0]:
+        if entry is None:
+            continue
+        try:
+            st = stat(path)
+        except OSError:
+            continue
+        if (st.st_size, st.st_mtime_ns, st.st_ino) == entry[0]:
             formats[path] = entry[1]
     return formats
 
@@ -213,16 +208,20 @@ def route(paths: Iterable[str | Path] | str | Path) -> Routing:
     Canonical Parquet goes to ``canonical[table]``, except canonical sign-ins: the sign-in reader
     takes those itself (with the same pass-through), so they go to ``files["signins"]``. A sniffer
     that raises on a file means "not mine". Spark's ``_SUCCESS`` and similar markers are skipped.
+
+    Each file is opened once here (:func:`~.files.read_head`) and its first bytes go to every
+    sniffer; only what a library must read itself (a Parquet footer, EVTX records, zip members, a
+    gzip'd or over-1-MiB file's decompressed text) opens it again.
     """
     routing = Routing()
     for path in expand(paths, routing.unreadable):
         if path.name in MARKERS:
             continue
-        magic = first_bytes(path, 4)
-        if isinstance(magic, str):
-            routing.unreadable.append((path, magic))
+        head = read_head(path)
+        if isinstance(head, str):
+            routing.unreadable.append((path, head))
             continue
-        table = canonical_table(path, magic)
+        table = canonical_table(path, head.data[:4])
         if table == "signins":
             routing.files.setdefault(table, []).append(path)
             continue
@@ -231,13 +230,13 @@ def route(paths: Iterable[str | Path] | str | Path) -> Routing:
             continue
         for family in FAMILIES:
             try:
-                fmt = family.sniff(path)
+                fmt = family.sniff(path, head=head)
             except Exception:  # noqa: BLE001 - a sniffer that chokes on a file means "not mine"
                 fmt = None
             if fmt:
                 routing.files.setdefault(family.table, []).append(path)
                 if family.sniffed:
-                    _remember(path, fmt)
+                    _SNIFFED[str(path)] = (head.identity, fmt)
                 break
         else:
             routing.unrecognised.append(path)

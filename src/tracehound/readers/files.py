@@ -10,15 +10,19 @@ from __future__ import annotations
 import glob
 import hashlib
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
 
 from ..badrecords import ReadReport
 from ..errors import InputFormatError
 from .limits import DEFAULT, Limits
-from .stream import GZIP_MAGIC, TextStream, decode_counted, head_text
+from .stream import GZIP_MAGIC, TextStream, decode_counted
+from .stream import head_chars as _stream_head_chars
+from .stream import head_text as _stream_head_text
 
-__all__ = ["GZIP_MAGIC", "MARKERS", "decode", "expand", "head_text", "is_gzip", "iter_lines", "safe_path"]
+__all__ = ["GZIP_MAGIC", "HEAD_BYTES", "MARKERS", "Head", "decode", "expand", "head_chars", "head_text",
+           "is_gzip", "iter_lines", "read_head", "safe_path"]
 
 #: Marker files Spark / Hadoop leave beside Parquet parts; they hold no data and are no input.
 MARKERS = frozenset({"_SUCCESS", "_committed", "_started"})
@@ -29,9 +33,9 @@ _PATH_SPECIAL = frozenset("*?[]{}\\:,")
 Problem = tuple[Path, str]
 
 
-def _walk(folder: Path, problems: list[Problem] | None) -> list[Path]:
-    """Every non-hidden file under ``folder``, in path order; sub-folders that cannot be listed go
-    to ``problems``.
+def _walk(folder: Path, problems: list[Problem] | None) -> list[str]:
+    """Every non-hidden file under ``folder`` (as text: :func:`expand` makes the paths), in path
+    order; sub-folders that cannot be listed go to ``problems``.
 
     ``os.scandir`` tells files from folders without a ``stat`` per file, and sorting the paths' parts
     as text instead of as :class:`Path` objects: a Sentinel export of 100,000 files is listed in a
@@ -57,7 +61,7 @@ def _walk(folder: Path, problems: list[Problem] | None) -> list[Path]:
             if problems is not None:
                 problems.append((Path(exc.filename or root), f"folder not readable: {exc.strerror or exc}"))
     found.sort(key=lambda p: p.split(os.sep))
-    return [Path(p) for p in found]
+    return found
 
 
 def expand(paths: str | Path | Iterable[str | Path], problems: list[Problem] | None = None) -> list[Path]:
@@ -72,22 +76,22 @@ def expand(paths: str | Path | Iterable[str | Path], problems: list[Problem] | N
     """
     if isinstance(paths, (str, Path)):
         paths = [paths]
-    found: dict[Path, None] = {}
+    # Keyed by text: a path's text names it as its Path does (both normalised), and hashing 100,000
+    # Path objects costs more than making them.
+    found: dict[str, None] = {}
     for raw in paths:
         p = Path(raw)
         if p.is_dir():
-            for f in _walk(p, problems):
-                found[f] = None
+            found.update(dict.fromkeys(_walk(p, problems)))
         elif p.is_file():
-            found[p] = None
+            found[str(p)] = None
         else:
             matches = sorted(Path(m) for m in glob.glob(str(raw), recursive=True))
             files = [m for m in matches if m.is_file()]
             if not files:
                 raise InputFormatError("no such file, folder or glob match", path=str(raw))
-            for f in files:
-                found[f] = None
-    return list(found)
+            found.update(dict.fromkeys(str(f) for f in files))
+    return [Path(f) for f in found]
 
 
 def cannot_open(path: Path) -> str | None:
@@ -104,6 +108,76 @@ def first_bytes(path: Path, n: int) -> bytes | str:
             return fh.read(n)
     except OSError as exc:
         return f"cannot open: {exc.strerror or exc}"
+
+
+#: Bytes :func:`read_head` reads of each file: more than any sniffer looks at (the sign-in sniffer's
+#: 262,144 characters need at most 1 MiB of UTF-8), and the whole of a Sentinel export's small files.
+HEAD_BYTES = 1 << 20
+_READ_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0)
+
+
+@dataclass(frozen=True)
+class Head:
+    """A file's first bytes as routing read them, handed to every family's sniffer.
+
+    Why: a Sentinel export folder is 100,000 small files; opening each once for its magic bytes and
+    again in every sniffer cost more than reading the records. ``whole``: the file ends within
+    ``data``, so a sniffer may take its text from them instead of opening the file. ``identity``:
+    (size, modification time in ns, inode) of the open file, to tell later whether it has changed.
+    """
+
+    data: bytes
+    whole: bool
+    identity: tuple[int, int, int]
+
+    def text(self) -> str | None:
+        """The file's whole text, decoded as :class:`~.stream.TextStream` decodes it, when ``data``
+        holds all of a plain (not gzip'd) file; ``None`` when the file must be read for it."""
+        if not self.whole or self.data.startswith(GZIP_MAGIC):
+            return None
+        return decode(self.data)
+
+
+def read_head(path: Path) -> Head | str:
+    """The first :data:`HEAD_BYTES` of ``path`` in one open, or why it cannot be opened (the reason
+    :func:`first_bytes` gives). ``os.open`` / ``os.read`` of the size ``fstat`` gives: a buffered
+    file object, or a 1 MiB buffer for a file of a few KB, costs more than the read itself."""
+    try:
+        fd = os.open(path, _READ_FLAGS)
+    except OSError as exc:
+        return f"cannot open: {exc.strerror or exc}"
+    try:
+        st = os.fstat(fd)
+        pieces, size = [], 0
+        want = min(HEAD_BYTES, st.st_size + 1)  # a small file whole, and one byte more to see its end
+        while size < HEAD_BYTES:
+            piece = os.read(fd, want)
+            pieces.append(piece)
+            size += len(piece)
+            if not piece or (len(piece) < want and size == st.st_size):
+                break  # a short read that reaches the file's size is its end: no read to confirm it
+            want = HEAD_BYTES - size
+    except OSError as exc:
+        return f"cannot open: {exc.strerror or exc}"
+    finally:
+        os.close(fd)
+    data = pieces[0] if len(pieces) == 1 else b"".join(pieces)
+    return Head(data, size < HEAD_BYTES, (st.st_size, st.st_mtime_ns, st.st_ino))
+
+
+def head_chars(path: Path, size: int, head: Head | None = None) -> tuple[str, str | None]:
+    """At least the first ``size`` characters of a file's text (decompressed; whole decoded chunks,
+    so often more) and the damage met on the way, if any: from ``head`` when it holds the whole
+    plain file, else from the file."""
+    text = head.text() if head is not None else None
+    return (text, None) if text is not None else _stream_head_chars(path, size)
+
+
+def head_text(path: str | Path, size: int = 65536, head: Head | None = None) -> str:
+    """The first ``size`` characters of a file's text (decompressed), for sniffing its format: from
+    ``head`` (:func:`read_head`) when it holds the whole plain file, else from the file."""
+    text = head.text() if head is not None else None
+    return text[:size] if text is not None else _stream_head_text(path, size)
 
 
 def is_pattern(path: Path) -> bool:

@@ -105,39 +105,42 @@ class LogonFilter:
 # --------------------------------------------------------------------------------------------
 # sniffing
 # --------------------------------------------------------------------------------------------
-def sniff_logon_format(path: str | Path) -> str | None:
+def sniff_logon_format(path: str | Path, head: files.Head | None = None) -> str | None:
     """``evtx``, ``eventxml``, ``windows-json``, ``windows-zip``, ``sentinel-csv``, ``lanl``,
-    ``authlog`` or None."""
+    ``authlog`` or None. ``head``: the file's first bytes, read once by routing."""
     path = Path(path)
-    with open(path, "rb") as fh:
-        magic = fh.read(8)
+    if head is not None:
+        magic = head.data[:8]
+    else:
+        with open(path, "rb") as fh:
+            magic = fh.read(8)
     if magic.startswith(b"ElfFile"):
         return "evtx"
     if magic.startswith(archives.LOCAL_MAGIC):
         found, _ = archives.members(path)
-        head = b""
+        first = b""
         try:
             for member in found:  # the first member's head (a cut zip: from its local header)
                 for block in member.chunks():
-                    head += block
-                    if len(head) >= 65536:
+                    first += block
+                    if len(first) >= 65536:
                         break
                 break
         except (zipfile.BadZipFile, zlib.error, EOFError, OSError):
             pass
-        return "windows-zip" if _looks_like_windows_json(files.decode(head[:65536])) else None
-    head = files.head_text(path)
-    stripped = head.lstrip()
+        return "windows-zip" if _looks_like_windows_json(files.decode(first[:65536])) else None
+    text = files.head_text(path, head=head)
+    stripped = text.lstrip()
     if stripped.startswith("{"):
-        return "windows-json" if _looks_like_windows_json(head) else None
+        return "windows-json" if _looks_like_windows_json(text) else None
     if stripped.startswith("<"):
-        return "eventxml" if sniff_eventxml(head) else None
+        return "eventxml" if sniff_eventxml(text) else None
     first = stripped.splitlines()[0] if stripped else ""
     if "EventID" in first and "TargetUserName" in first and "," in first:
         return "sentinel-csv"
     if _looks_like_lanl(first):
         return "lanl"
-    if sniff_authlog(head):
+    if sniff_authlog(text):
         return "authlog"
     return None
 

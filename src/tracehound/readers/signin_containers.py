@@ -27,18 +27,6 @@ from .stream import TextStream, csv_rows, too_deep
 Record = tuple[int, object, str]
 
 
-def head(path: Path, size: int) -> tuple[str, str | None]:
-    """The first ``size`` characters of text (decompressed) and the damage met on the way, if any."""
-    text = TextStream(path)
-    out, total = [], 0
-    for chunk in text.chunks():
-        out.append(chunk)
-        total += len(chunk)
-        if total >= size:
-            break
-    return "".join(out), text.problem
-
-
 def csv_columns(header: list[str]) -> list[str]:
     """Log Analytics writes ``TimeGenerated [UTC]``; the rest of tracehound wants the bare name."""
     return [name.strip().removesuffix(" [UTC]").strip() for name in header]

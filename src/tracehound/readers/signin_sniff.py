@@ -11,12 +11,14 @@ import csv
 import io
 import re
 from pathlib import Path
+from typing import Iterator
 
 import orjson
 import pyarrow.parquet as pq
 
 from ..schema import ADDED, SIGNINS
-from .signin_containers import csv_columns, head
+from .files import Head, head_chars
+from .signin_containers import csv_columns
 from .stream import delimiter
 from .signin_fields import M365_OPERATIONS
 from .signin_graph import is_graph_record
@@ -75,13 +77,30 @@ def _kind_by_keys(text: str) -> str | None:
 _WRAPPER_START = re.compile(r'\{\s*"(@odata\.[A-Za-z]+|value|records)"\s*:')
 
 
-def sniff(path: Path) -> tuple[str | None, str]:
-    """``(format, "")`` or ``(None, why it is not a sign-in log)``."""
-    try:
-        with open(path, "rb") as fh:
-            magic = fh.read(4)
-    except OSError as exc:
-        return None, f"cannot open: {exc.strerror or exc}"
+def _lines(text: str) -> Iterator[str]:
+    """``text.split("\n")``, one line at a time: the head of a JSON Lines file is judged by its first
+    line nearly always, and splitting all of it cost more than judging that line."""
+    start = 0
+    while True:
+        end = text.find("\n", start)
+        if end < 0:
+            yield text[start:]
+            return
+        yield text[start:end]
+        start = end + 1
+
+
+def sniff(path: Path, head: Head | None = None) -> tuple[str | None, str]:
+    """``(format, "")`` or ``(None, why it is not a sign-in log)``. ``head``: the file's first bytes
+    as routing read them (:func:`~.files.read_head`), so the file is not opened again for them."""
+    if head is not None:
+        magic = head.data[:4]
+    else:
+        try:
+            with open(path, "rb") as fh:
+                magic = fh.read(4)
+        except OSError as exc:
+            return None, f"cannot open: {exc.strerror or exc}"
     if magic == b"PAR1":
         try:
             names = set(pq.read_schema(path).names)
@@ -93,7 +112,7 @@ def sniff(path: Path) -> tuple[str | None, str]:
             return "signinlogs-parquet", ""
         return None, ("Parquet file without SigninLogs columns (UserPrincipalName, ResultType) "
                       f"or the canonical signins columns; it has: {', '.join(sorted(names)[:12])}")
-    text, problem = head(path, SNIFF_BYTES)
+    text, problem = head_chars(path, SNIFF_BYTES, head)
     text = text.lstrip()
     if not text:
         return None, problem or "empty file (no records)"
@@ -117,7 +136,7 @@ def sniff(path: Path) -> tuple[str | None, str]:
         # A mixed audit export may start with other record types (25 audit records, then 2,000
         # sign-ins), and the head may cut the last line, so look at every line of the head.
         parsed = False
-        for line in (ln for ln in text.split("\n") if ln.strip()):
+        for line in (ln for ln in _lines(text) if ln.strip()):
             try:
                 kind = _json_kind(orjson.loads(line))
             except orjson.JSONDecodeError:
@@ -158,12 +177,12 @@ def sniff(path: Path) -> tuple[str | None, str]:
                   "('Date (UTC)', 'Sign-in error code', ...) or an M365 audit export (AuditData)")
 
 
-def sniff_signin_format(path: str | Path) -> str | None:
+def sniff_signin_format(path: str | Path, head: Head | None = None) -> str | None:
     """The sign-in format of one file, from its content, or ``None`` when it is not a sign-in log.
 
     One of ``signinlogs-jsonl``, ``signinlogs-json``, ``signinlogs-pages``, ``signinlogs-csv``,
     ``signinlogs-portal-csv``, ``signinlogs-parquet``, ``signins-parquet``, ``m365-jsonl``,
     ``m365-json``, ``m365-csv``, ``graph-jsonl``, ``graph-json``, ``graph-pages``, ``okta-jsonl``,
-    ``okta-json``.
+    ``okta-json``. ``head``: the file's first bytes, read once by routing (:class:`~.files.Head`).
     """
-    return sniff(Path(path))[0]
+    return sniff(path if isinstance(path, Path) else Path(path), head)[0]

@@ -286,8 +286,9 @@ class TextStream:
                              "replaced with U+FFFD; values holding them may differ from the source")
 
 
-def head_text(path: str | Path, size: int = 65536) -> str:
-    """The first ``size`` characters of a file's text (decompressed), for sniffing its format."""
+def head_chars(path: str | Path, size: int) -> tuple[str, str | None]:
+    """At least the first ``size`` characters of a file's text (decompressed; whole decoded chunks,
+    so often more) and the damage met on the way, if any."""
     stream = TextStream(path)
     out, total = [], 0
     for chunk in stream.chunks():
@@ -295,7 +296,12 @@ def head_text(path: str | Path, size: int = 65536) -> str:
         total += len(chunk)
         if total >= size:
             break
-    return "".join(out)[:size]
+    return "".join(out), stream.problem
+
+
+def head_text(path: str | Path, size: int = 65536) -> str:
+    """The first ``size`` characters of a file's text (decompressed), for sniffing its format."""
+    return head_chars(path, size)[0][:size]
 
 
 # ------------------------------------------------------------------------------------------------

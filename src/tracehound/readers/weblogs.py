@@ -110,23 +110,24 @@ def _unwrap_py(line: str) -> str:
     return line
 
 
-def sniff_weblog_format(path: str | Path) -> str | None:
+def sniff_weblog_format(path: str | Path, head: files.Head | None = None) -> str | None:
     """``"iis"``, ``"nginx_json"``, ``"combined"``, ``"common"`` or ``None`` from the first lines of
     a file (an IIS W3C log by its header: :func:`tracehound.readers.iis.sniff_iis`).
 
     From the first line that matches a variant, at least half of the next :data:`SNIFF_LINES`
     non-blank lines must match one, so a log with some garbage or a banner before it is still
     recognised (the banner lines are rejects with their line numbers) while a CSV or syslog file is not.
+    ``head``: the file's first bytes, read once by routing.
     """
     try:
-        head = files.head_text(path)
+        text = files.head_text(path, head=head)
     except OSError:
         return None
-    if sniff_iis(head):
+    if sniff_iis(text):
         return "iis"
-    lines = [ln.rstrip("\r") for ln in head.split("\n")[:-1] if ln.strip()]
-    if not lines and head.strip():  # one line without a newline
-        lines = [head.strip()]
+    lines = [ln.rstrip("\r") for ln in text.split("\n")[:-1] if ln.strip()]
+    if not lines and text.strip():  # one line without a newline
+        lines = [text.strip()]
     kinds = [_line_kind(_unwrap_py(raw)) for raw in lines]
     start = next((i for i, kind in enumerate(kinds) if kind), None)
     if start is None:
