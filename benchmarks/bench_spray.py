@@ -1,6 +1,6 @@
 """Benchmark: the whole spray hunt on a ~500,000-sign-in JSON Lines export, against the published method.
 
-    .venv/bin/python benchmarks/bench_spray.py [--rows 500000] [--keep DIR]
+    .venv/bin/python benchmarks/bench_spray.py [--rows 500000] [--keep DIR] [--against OTHER/src]
 
 1. Simulates a SigninLogs JSON Lines export of about ``--rows`` sign-ins (standard difficulty, with
    confounders) unless ``--keep DIR`` already holds one.
@@ -11,11 +11,24 @@
    bayespy fits the Bernoulli mixture (K = 10, Dirichlet(1e-5), Beta(0.5, 0.5), one random start) on
    *every failed sign-in row*. It has no pruning by time, fingerprint or successes, so it does less.
 4. Prints both times and the ratio. bayespy comes with the test extra (``pip install '.[test]'``).
+
+Each tracehound run is a fresh child process (so one run's caches and memory never help the next), and it
+reports its own peak resident memory (``VmHWM``) and CPU time (all threads: on a shared machine the
+wall time moves with the load, the work done much less). ``--against OTHER/src`` also runs the same child on the same
+file with another tracehound source tree first on ``PYTHONPATH`` — e.g. the code at an earlier commit
+(``git archive <commit> src | tar -x -C /tmp/spray-base``) — alternating the two ``--repeat`` times, and prints
+the ratio of their medians. Trees from before the hunt contract (``fit(t, engine=)``, ``to_findings(score())``)
+are run with that older calling convention.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
 import tempfile
 import time
 import warnings
@@ -39,19 +52,44 @@ def simulate(folder: Path, rows: int) -> list[Path]:
     return simulate_signins(folder, users=users, days=days, seed=11, difficulty="standard").paths
 
 
-def run_tracehound(paths: list[Path]) -> tuple[float, float, int, int]:
+def run_tracehound(paths: list[Path]) -> dict:
+    """Read + hunt in this process (the child): times, records, findings and own peak memory."""
     from tracehound.engine import connect
     from tracehound.readers.signins import read_signins
     from tracehound.spray import SprayHunter
 
     with connect("duckdb") as engine:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         table, report = read_signins(paths, engine)
-        t1 = time.perf_counter()
-        hunter = SprayHunter().fit(table, engine)
-        findings = hunter.detect(hunter.score(table))
-        t2 = time.perf_counter()
-    return t2 - t0, t2 - t1, report.records, len(findings)
+        t1, c1 = time.perf_counter(), time.process_time()
+        hunter = SprayHunter()
+        if hasattr(hunter, "to_findings"):  # a tree from before the hunt contract
+            hunter.fit(table, engine=engine)
+            findings = hunter.to_findings(hunter.score())
+        else:
+            hunter.fit(table, engine)
+            findings = hunter.detect(hunter.score(table))
+        t2, c2 = time.perf_counter(), time.process_time()
+    return {"total_s": t2 - t0, "hunt_s": t2 - t1, "total_cpu_s": c2 - c0, "hunt_cpu_s": c2 - c1,
+            "records": report.records, "findings": len(findings), "peak_mb": _peak_mb()}
+
+
+def _peak_mb() -> int:
+    """This process's own peak resident set (``VmHWM``; ``ru_maxrss`` would include a forking parent's)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) // 1024
+    return -1
+
+
+def _child(paths: list[Path], src: str | None) -> dict:
+    """One tracehound run in a fresh interpreter, on ``src`` (another tree) or this one."""
+    env = dict(os.environ)
+    if src:
+        env["PYTHONPATH"] = str(Path(src).resolve()) + os.pathsep + env.get("PYTHONPATH", "")
+    out = subprocess.run([sys.executable, __file__, "--child", *map(str, paths)], env=env, check=True,
+                         capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
 
 
 def run_reference(paths: list[Path]) -> tuple[float, int]:
@@ -104,15 +142,39 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=500_000)
     parser.add_argument("--keep", type=Path, help="Folder to reuse / keep the simulated export in.")
     parser.add_argument("--skip-reference", action="store_true")
+    parser.add_argument("--against", help="another tracehound source tree (its src/) to compare with")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each tree with --against (alternating)")
+    parser.add_argument("--child", nargs="+", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child:
+        print(json.dumps(run_tracehound(args.child)))
+        return
     with tempfile.TemporaryDirectory(prefix="bench-spray-") as tmp:
         folder = args.keep or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
         paths = simulate(folder, args.rows)
-        total, hunt, records, n_findings = run_tracehound(paths)
-        print(f"tracehound (duckdb): {records:,} sign-ins, read + hunt {total:.2f} s "
-              f"(hunt alone {hunt:.2f} s), {n_findings} findings")
+        runs: dict[str, list[dict]] = {"this tree": [], "against": []}
+        for _ in range(args.repeat if args.against else 1):
+            if args.against:
+                runs["against"].append(_child(paths, args.against))
+            runs["this tree"].append(_child(paths, None))
+        for name, results in runs.items():
+            if results:
+                print(f"tracehound ({name}, duckdb): {results[0]['records']:,} sign-ins, "
+                      f"{results[0]['findings']} findings; read + hunt "
+                      + ", ".join(f"{r['total_s']:.2f}" for r in results) + " s; hunt alone "
+                      + ", ".join(f"{r['hunt_s']:.2f}" for r in results) + " s; CPU (all threads) read + hunt "
+                      + ", ".join(f"{r['total_cpu_s']:.2f}" for r in results) + " s, hunt alone "
+                      + ", ".join(f"{r['hunt_cpu_s']:.2f}" for r in results) + " s; peak "
+                      + ", ".join(f"{r['peak_mb']}" for r in results) + " MB")
+        if args.against:
+            for key, label in (("total_s", "read + hunt"), ("hunt_s", "hunt alone"),
+                               ("total_cpu_s", "CPU, read + hunt"), ("hunt_cpu_s", "CPU, hunt alone")):
+                this = statistics.median(r[key] for r in runs["this tree"])
+                other = statistics.median(r[key] for r in runs["against"])
+                print(f"ratio this tree / against ({label}, medians): {this / other:.2f}")
         if not args.skip_reference:
+            total = statistics.median(r["total_s"] for r in runs["this tree"])
             ref, clusters = run_reference(paths)
             print(f"reference (pandas + bayespy, notebook method): {ref:.2f} s, {clusters} clusters")
             print(f"ratio reference / tracehound (read + hunt): {ref / total:.1f}x")

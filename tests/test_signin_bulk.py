@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 from datetime import datetime, timezone
 
+import numpy as np
 import orjson
 import pyarrow as pa
 import pytest
@@ -227,6 +228,19 @@ def test_records_within_limits_counts_up_to_the_first_line_over(tmp_path):
     assert records_within_limits(path, Limits(max_depth=100)) is None
     path.write_bytes(b"{}\n" + b'{"a": "' + b"x" * 200 + b'"}')  # the last line, without a newline
     assert records_within_limits(path, Limits(max_line=100)) == 1
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_records_within_limits_counts_blank_and_bracketless_lines_across_chunks(tmp_path, seed):
+    """Chunks before the first line over are counted whole: blank lines are no record, a line with no
+    bracket is one (the Python pass rejects it), wherever they fall among 1 MiB chunks."""
+    rng = np.random.default_rng(seed)
+    kinds = [b'{"a": "' + b"x" * int(rng.integers(10, 400)) + b'"}', b"", b" \t\r", b"not json", b"[1]"]
+    lines = [kinds[i] for i in rng.choice(len(kinds), size=12_000, p=[0.9, 0.04, 0.02, 0.02, 0.02])]
+    path = tmp_path / "s.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n" + b"[" * 70 + b"]" * 70 + b"\n{}\n")
+    assert path.stat().st_size > 2 * (1 << 20)
+    assert records_within_limits(path, Limits()) == sum(1 for line in lines if line.strip())
 
 
 def test_small_files_skip_the_fast_path_with_the_same_result(tmp_path, monkeypatch):

@@ -221,3 +221,21 @@ def test_duplicate_event_ids_keep_the_same_copy_in_any_row_order(engine):
     assert len(kept[0]) == 4
     for other in kept[1:]:
         pd.testing.assert_frame_equal(other, kept[0])
+
+
+@pytest.mark.parity
+def test_feature_values_are_trimmed_and_blanks_share_one_category(engine):
+    """Only padded values are trimmed (a speed-up): the categories are those of trimming every value,
+    on every engine — whitespace of every kind Python knows, blanks and nulls as ``(empty)``."""
+    import string
+
+    from tracehound.spray.rarity import EMPTY, feature_column
+
+    values = [None, "", " ", "\t\n", "IMAP4", " IMAP4", "IMAP4 ", "\r\nIMAP4\x0b", "\x0cIMAP 4\t", "a b",
+              "x" + string.whitespace, string.whitespace]
+    table = engine.load(pa.table({"i": list(range(len(values))), "app": pa.array(values, pa.string())}),
+                        "trim_cases")
+    got = engine.to_pandas(table.select("i", v=feature_column(table, "app"))).sort_values("i").v.tolist()
+    expected = [EMPTY if v is None or not v.strip(string.whitespace) else v.strip(string.whitespace)
+                for v in values]
+    assert got == expected

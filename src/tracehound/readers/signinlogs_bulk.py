@@ -226,7 +226,9 @@ def records_within_limits(path: Path, limits: Limits) -> int | None:
     judged (bad UTF-8, invalid JSON) also ends the count: DuckDB would stop there, and the Python pass
     says what is wrong with it. Only one line is held at a time, and none over ``4 * max_line`` bytes.
     Why it is cheap: each decompressed chunk is measured whole, in C (brackets per line by deleting
-    every other byte), and only a chunk holding a line that may be over is gone through line by line.
+    every other byte), blank lines are looked for only in a chunk with a line that has no bracket
+    (a JSON record always has one), and only a chunk holding a line that may be over is gone through
+    line by line.
     """
     limit, depth = limits.max_line, limits.max_depth
 
@@ -264,8 +266,10 @@ def records_within_limits(path: Path, limits: Limits) -> int | None:
                     return records
                 if line.strip():
                     records += 1
-        else:
+        elif b"" in brackets:  # a line without a bracket: perhaps a blank one, which is no record
             records += len(brackets) - block.translate(_MARKS, _SPACES).split(b"\n").count(b"")
+        else:  # every line holds a bracket, so none is blank
+            records += len(brackets)
     if pending_len and over(b"".join(pending)):
         return records
     return None

@@ -54,16 +54,24 @@ def _by_day(frame: pd.DataFrame) -> pd.Series:
 
 def rhythm_evidence(campaign: ibis.Table, bits: ibis.Table, campaigns: list[int],
                     engine: Engine) -> dict[int, dict]:
-    """``{campaign: {"daily_attempts", "hour_of_day", "day_of_week"}}``, each campaign vs baseline."""
-    failed = bits.filter(bits.is_candidate | bits.retried)
-    base_day = engine.to_pandas(failed.group_by(_day(failed)).agg(n=failed.count()))
-    succ = bits.filter(bits.success)
-    base_hour = engine.to_pandas(succ.group_by(h=succ.time.hour()).agg(n=succ.count()))
-    base_dow = engine.to_pandas(succ.group_by(d=succ.time.day_of_week.index()).agg(n=succ.count()))
+    """``{campaign: {"daily_attempts", "hour_of_day", "day_of_week"}}``, each campaign vs baseline.
+
+    Two engine queries, one over the scored sign-ins and one over the campaigns' attempts, each
+    counting by (day, hour, weekday) at once; the three views are sums of those counts.
+    """
+    base = bits.filter(bits.is_candidate | bits.retried | bits.success)
+    base = engine.to_pandas(base.group_by([base.success.fill_null(False).name("s"), _day(base),
+                                           base.time.hour().name("h"),
+                                           base.time.day_of_week.index().name("d")]).agg(n=base.count()))
+    failed, succ = base[~base.s.astype(bool)], base[base.s.astype(bool)]
+    base_day = failed.groupby("day", as_index=False).n.sum()
+    base_hour, base_dow = succ.groupby("h", as_index=False).n.sum(), succ.groupby("d", as_index=False).n.sum()
     c = campaign.filter(campaign.campaign.isin(campaigns))
-    day = engine.to_pandas(c.group_by(["campaign", _day(c)]).agg(n=c.count()))
-    hour = engine.to_pandas(c.group_by(["campaign", c.time.hour().name("h")]).agg(n=c.count()))
-    dow = engine.to_pandas(c.group_by(["campaign", c.time.day_of_week.index().name("d")]).agg(n=c.count()))
+    counts = engine.to_pandas(c.group_by(["campaign", _day(c), c.time.hour().name("h"),
+                                          c.time.day_of_week.index().name("d")]).agg(n=c.count()))
+    day = counts.groupby(["campaign", "day"], as_index=False).n.sum()
+    hour = counts.groupby(["campaign", "h"], as_index=False).n.sum()
+    dow = counts.groupby(["campaign", "d"], as_index=False).n.sum()
 
     def hours(frame: pd.DataFrame) -> dict[str, int]:
         got = dict(zip(frame.h.astype(int), frame.n.astype(int)))
