@@ -5,7 +5,7 @@ Generates its own data (vectorised numpy, written in 1M-row Parquet parts with t
 1 % chance per logon of a random host, 90 % network logons (type 3), working-hour times. Then, in a
 fresh child process so its numbers are its own, fits, scores and detects with :class:`FanoutDetector`
 and the ``lateral`` preset (14-day baseline, newest hour, where one 30-host burst is planted) and reports
-wall time per step and the child's peak resident memory (``ru_maxrss``, which includes DuckDB's
+wall time per step and the child's peak resident memory (``VmHWM``, which includes DuckDB's
 native allocations). ``--src`` also runs the hunt on another source tree (a reference checkout's
 ``src/``) in the same way and prints the ratio; ``--data`` keeps the generated Parquet in a folder and
 reuses it. Run:
@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -31,6 +30,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+from peak import peak_rss_mb
 
 from tracehound.schema import LOGONS
 
@@ -108,7 +108,7 @@ def hunt(folder: Path, threads: int) -> dict:
         timings["findings"] = len(findings)
         timings["finding_ids"] = sorted(f.id for f in findings)
         timings["event_ids"] = sum(len(f.event_ids) for f in findings)
-    timings["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    timings["peak_rss_mb"] = peak_rss_mb()
     return timings
 
 

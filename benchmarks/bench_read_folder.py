@@ -30,6 +30,7 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_read_signins import _record  # noqa: E402 - the same records as the single-file benchmark
+from peak import peak_rss_mb  # noqa: E402
 
 START = datetime(2024, 3, 1, tzinfo=timezone.utc)
 
@@ -74,19 +75,6 @@ def read(path: Path) -> dict:
     return {"route_s": round(t1 - t0, 2), "read_s": round(t2 - t1, 2), "total_s": round(t2 - t0, 2),
             "rows": rows, "files": report.files, "rejected": len(report.bad),
             "peak_rss_mb": peak_rss_mb()}
-
-
-def peak_rss_mb() -> float | None:
-    """This process's own peak resident memory (``VmHWM``), in MB; ``None`` where ``/proc`` has no
-    such line. Not ``ru_maxrss``: across fork / exec a child inherits its parent's figure there."""
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return round(int(line.split()[1]) / 1024, 1)
-    except OSError:
-        pass
-    return None
 
 
 def child(path: Path, src: Path | None) -> dict:

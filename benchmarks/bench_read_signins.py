@@ -15,12 +15,12 @@ import argparse
 import gzip
 import os
 import random
-import resource
 import tempfile
 import time
 from pathlib import Path
 
 import orjson
+from peak import peak_rss_mb
 
 from tracehound.badrecords import ReadReport
 from tracehound.engine import connect
@@ -98,9 +98,9 @@ def main() -> None:
         report = ReadReport()
         rows = sum(b.num_rows for b in parse_signins([folder], report=report))
         dt, cpu = time.perf_counter() - t0, time.process_time() - c0
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        peak = peak_rss_mb() or 0.0
         print(f"parse_signins: {rows:,} rows in {dt:.2f} s wall, {cpu:.2f} s CPU "
-              f"({rows / dt:,.0f} rows/s); peak RSS so far {peak / 1e6:.0f} MB; {report.summary()}")
+              f"({rows / dt:,.0f} rows/s); peak RSS so far {peak:.0f} MB; {report.summary()}")
 
         with connect("duckdb", staging_dir=Path(tmp) / "staging") as engine:
             t0, c0 = time.perf_counter(), time.process_time()

@@ -13,12 +13,12 @@ Run:
 from __future__ import annotations
 
 import argparse
-import resource
 import shutil
 import tempfile
 import time
 from pathlib import Path
 
+from peak import peak_rss_mb
 from tracehound.simulate.signins import simulate_signins
 
 
@@ -40,7 +40,7 @@ def main() -> None:
                                   gzip=args.gzip, files=args.files)
         elapsed, cpu = time.perf_counter() - t0, time.process_time() - cpu0
         size = sum(p.stat().st_size for p in result.paths)
-        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        peak_mb = peak_rss_mb() or 0.0
         print(f"users={args.users} days={args.days} format={args.fmt} gzip={args.gzip} files={len(result.paths)}")
         print(f"events      {result.n_events:,}")
         print(f"wall time   {elapsed:.1f} s")

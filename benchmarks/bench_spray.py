@@ -36,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from peak import peak_rss_mb
 
 FIELDS = ["AppDisplayName", "ClientAppUsed", "browser", "operatingSystem", "displayName", "ip_prefix",
           "countryOrRegion", "state", "city"]
@@ -71,15 +72,7 @@ def run_tracehound(paths: list[Path]) -> dict:
             findings = hunter.detect(hunter.score(table))
         t2, c2 = time.perf_counter(), time.process_time()
     return {"total_s": t2 - t0, "hunt_s": t2 - t1, "total_cpu_s": c2 - c0, "hunt_cpu_s": c2 - c1,
-            "records": report.records, "findings": len(findings), "peak_mb": _peak_mb()}
-
-
-def _peak_mb() -> int:
-    """This process's own peak resident set (``VmHWM``; ``ru_maxrss`` would include a forking parent's)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) // 1024
-    return -1
+            "records": report.records, "findings": len(findings), "peak_mb": peak_rss_mb()}
 
 
 def _child(paths: list[Path], src: str | None) -> dict:

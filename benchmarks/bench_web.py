@@ -6,7 +6,7 @@ followed by a few static assets, walking with a per-session stride so the site h
 number of distinct transitions; 0.05 % of sessions are scanners walking random missing paths.
 Then, in a fresh child process so its numbers are its own, runs ``read_weblogs`` and
 ``WebSessionDetector`` (defaults, fitted on everything: ``fit`` → ``score`` → ``detect``) and
-reports wall time per step, lines per second and the child's peak resident memory (``ru_maxrss``;
+reports wall time per step, lines per second and the child's peak resident memory (``VmHWM``;
 includes DuckDB's native memory).
 
 ``--against PATH`` runs the same child a second time on the same file with another tracehound source
@@ -24,7 +24,6 @@ import argparse
 import hashlib
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -35,6 +34,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from peak import peak_rss_mb
 
 START = int(datetime(2024, 3, 1, tzinfo=timezone.utc).timestamp())
 CHUNK = 1_000_000
@@ -106,7 +106,7 @@ def run(path: Path, threads: int) -> dict:
             "findings_sha256": digest, "code": str(Path(tracehound.__file__).parent.parent),
             **{k: round(v, 2) for k, v in timings.items()}, "total_s": round(total, 2),
             "lines_per_second": round(report.records / total),
-            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
+            "peak_rss_mb": peak_rss_mb()}
 
 
 def main() -> None:
