@@ -18,9 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
-import sys
 import tempfile
 import time
 from datetime import datetime, timezone
@@ -30,7 +27,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from peak import peak_rss_mb
+from child import peak_rss_mb, run_child
 
 from tracehound.schema import LOGONS
 
@@ -147,11 +144,8 @@ def main() -> None:
 
 def _child(folder: Path, threads: int, src: Path | None) -> dict:
     """Hunt in a fresh process (on ``src`` when given); its timings and its wall time."""
-    env = dict(os.environ, **({"PYTHONPATH": str(src)} if src else {}))
     t0 = time.perf_counter()
-    child = subprocess.run([sys.executable, __file__, "--hunt", str(folder), "--threads", str(threads)],
-                           capture_output=True, text=True, check=True, env=env)
-    result = json.loads(child.stdout.strip().splitlines()[-1])
+    result = run_child(__file__, ["--hunt", str(folder), "--threads", str(threads)], src)
     result["hunt_wall_s"] = round(time.perf_counter() - t0, 1)
     return result
 

@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
-import subprocess
 import sys
 import tempfile
 import time
@@ -30,7 +28,7 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_read_signins import _record  # noqa: E402 - the same records as the single-file benchmark
-from peak import peak_rss_mb  # noqa: E402
+from child import peak_rss_mb, run_child  # noqa: E402
 
 START = datetime(2024, 3, 1, tzinfo=timezone.utc)
 
@@ -77,15 +75,6 @@ def read(path: Path) -> dict:
             "peak_rss_mb": peak_rss_mb()}
 
 
-def child(path: Path, src: Path | None) -> dict:
-    env = dict(os.environ)
-    if src is not None:
-        env["PYTHONPATH"] = str(src)
-    out = subprocess.run([sys.executable, __file__, "--read", str(path)], capture_output=True, text=True,
-                         check=True, env=env)
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=100_000)
@@ -105,8 +94,8 @@ def main() -> None:
         else:
             single, folder = write(root, args.files, args.per_file)
         written = round(time.perf_counter() - t0, 1)
-        one = child(single, args.src)
-        many = child(folder, args.src)
+        one = run_child(__file__, ["--read", str(single)], args.src)
+        many = run_child(__file__, ["--read", str(folder)], args.src)
     if one["rows"] != many["rows"]:
         raise SystemExit(f"the layouts read differently: {one['rows']} rows against {many['rows']}")
     print(json.dumps({"files": args.files, "rows": one["rows"], "generate_s": written, "one_file": one,

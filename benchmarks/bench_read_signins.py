@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 import orjson
-from peak import peak_rss_mb
+from child import peak_rss_mb
 
 from tracehound.badrecords import ReadReport
 from tracehound.engine import connect

@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from peak import peak_rss_mb
+from child import peak_rss_mb
 from tracehound.simulate.signins import simulate_signins
 
 

@@ -25,10 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 import warnings
@@ -36,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from peak import peak_rss_mb
+from child import peak_rss_mb, run_child
 
 FIELDS = ["AppDisplayName", "ClientAppUsed", "browser", "operatingSystem", "displayName", "ip_prefix",
           "countryOrRegion", "state", "city"]
@@ -77,12 +74,7 @@ def run_tracehound(paths: list[Path]) -> dict:
 
 def _child(paths: list[Path], src: str | None) -> dict:
     """One tracehound run in a fresh interpreter, on ``src`` (another tree) or this one."""
-    env = dict(os.environ)
-    if src:
-        env["PYTHONPATH"] = str(Path(src).resolve()) + os.pathsep + env.get("PYTHONPATH", "")
-    out = subprocess.run([sys.executable, __file__, "--child", *map(str, paths)], env=env, check=True,
-                         capture_output=True, text=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
+    return run_child(__file__, ["--child", *map(str, paths)], src)
 
 
 def run_reference(paths: list[Path]) -> tuple[float, int]:

@@ -23,9 +23,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
-import subprocess
-import sys
 import tempfile
 import time
 from datetime import datetime, timezone
@@ -34,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from peak import peak_rss_mb
+from child import peak_rss_mb, run_child
 
 START = int(datetime(2024, 3, 1, tzinfo=timezone.utc).timestamp())
 CHUNK = 1_000_000
@@ -139,12 +136,7 @@ def main() -> None:
 
 def _child(path: Path, threads: int, source: str | None) -> dict:
     """One measured run in a fresh process, with ``source`` (a tracehound ``src/``) first on the path."""
-    env = dict(os.environ)
-    if source:
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(source).resolve()), env.get("PYTHONPATH")]))
-    child = subprocess.run([sys.executable, __file__, "--child", str(path), "--threads", str(threads)],
-                           check=True, capture_output=True, text=True, env=env)
-    return json.loads(child.stdout.strip().splitlines()[-1])
+    return run_child(__file__, ["--child", str(path), "--threads", str(threads)], source)
 
 
 if __name__ == "__main__":
