@@ -28,7 +28,7 @@ from . import files
 from .hosts import unmapped
 from .limits import DEFAULT, Limits, TimeBounds
 from .staging import PartWriter, parse_time
-from .stream import TextStream, csv_rows, json_objects
+from .stream import TextStream, csv_rows, fielded_rows, json_objects
 from .values import ROW_ERRORS, integer, ip, real, reason, text
 
 #: Header spellings tried, in order, when no mapping is given for a canonical column.
@@ -112,34 +112,22 @@ def zeek_row(rec: Mapping, event_id: str, bounds: TimeBounds | None = None) -> d
 
 
 def _zeek_tsv_rows(stream: TextStream, bounds: TimeBounds) -> Iterator[dict]:
-    report, label, name = stream.report, stream.label, stream.path.name
-    fields: list[str] | None = None
-    sep = "\t"
-    for number, line in stream.lines():
-        line = line.rstrip("\r")
-        if not line.strip():
-            continue
-        if line.startswith("#"):
-            if line.startswith("#separator"):
-                token = line.split(None, 1)[1].strip() if len(line.split(None, 1)) > 1 else "\\x09"
-                try:
-                    sep = bytes(token, "ascii").decode("unicode_escape") if token.startswith("\\x") else token
-                except (UnicodeError, ValueError):
-                    report.reject(label, number, f"unreadable #separator {token[:20]!r}; kept {sep!r}", line)
-            elif line.startswith("#fields"):
-                fields = line.split(sep)[1:]
-            continue
-        if fields is None:
-            report.reject(label, number, "Zeek record before any #fields header line", line)
-            continue
-        values = line.split(sep)
-        if len(values) != len(fields):
-            report.reject(label, number, f"{len(values)} fields, #fields header names {len(fields)}", line)
-            continue
-        try:
-            yield zeek_row(dict(zip(fields, values)), f"{name}:{number}", bounds)
-        except ROW_ERRORS as exc:
-            report.reject(label, number, reason(exc), line)
+    sep = ["\t"]  # the current #separator; a later #fields line is split with it
+
+    def directive(number: int, line: str) -> list[str] | None:
+        if line.startswith("#separator"):
+            token = line.split(None, 1)[1].strip() if len(line.split(None, 1)) > 1 else "\\x09"
+            try:
+                sep[0] = bytes(token, "ascii").decode("unicode_escape") if token.startswith("\\x") else token
+            except (UnicodeError, ValueError):
+                stream.report.reject(stream.label, number, f"unreadable #separator {token[:20]!r}; kept {sep[0]!r}",
+                                     line)
+            return None
+        return line.split(sep[0])[1:] if line.startswith("#fields") else None
+
+    return fielded_rows(stream, lambda values, where: zeek_row(values, where, bounds), directive=directive,
+                        split=lambda line: line.split(sep[0]), before="Zeek record before any #fields header line",
+                        counts="{values} fields, #fields header names {fields}")
 
 
 def _zeek_json_rows(stream: TextStream, bounds: TimeBounds) -> Iterator[dict]:

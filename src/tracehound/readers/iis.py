@@ -21,8 +21,8 @@ from typing import Iterator
 
 from .limits import TimeBounds
 from .staging import parse_time
-from .stream import TextStream
-from .values import ROW_ERRORS, integer, ip, reason, text
+from .stream import TextStream, fielded_rows
+from .values import integer, ip, text
 
 SOFTWARE = "#Software: Microsoft Internet Information Services"
 #: The fields a line needs to be a request the web hunt can use.
@@ -73,25 +73,8 @@ def iis_row(values: dict[str, str], event_id: str, bounds: TimeBounds | None) ->
 
 def iter_iis_rows(stream: TextStream, bounds: TimeBounds) -> Iterator[dict]:
     """Canonical rows of one IIS log; bad lines are rejects in the stream's report."""
-    report, label, name = stream.report, stream.label, stream.path.name
-    fields: list[str] | None = None
-    for number, line in stream.lines():
-        line = line.rstrip("\r")
-        if not line.strip():
-            continue
-        if line.startswith("#"):
-            if line.startswith("#Fields:"):
-                fields = line.split()[1:]
-            continue
-        if fields is None:
-            report.reject(label, number, "IIS log line before any #Fields: directive", line)
-            continue
-        values = line.split(" ")
-        if len(values) != len(fields):
-            report.reject(label, number, f"{len(values)} values, #Fields: names {len(fields)}", line)
-            continue
-        try:
-            yield iis_row(dict(zip(fields, values)), f"{name}:{number}", bounds)
-        except ROW_ERRORS as exc:
-            report.reject(label, number, reason(exc), line)
+    return fielded_rows(stream, lambda values, where: iis_row(values, where, bounds),
+                        directive=lambda _, line: line.split()[1:] if line.startswith("#Fields:") else None,
+                        split=lambda line: line.split(" "), before="IIS log line before any #Fields: directive",
+                        counts="{values} values, #Fields: names {fields}")
 

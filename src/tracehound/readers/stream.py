@@ -34,6 +34,7 @@ import orjson
 
 from ..badrecords import ReadReport
 from .limits import DEFAULT, Limits
+from .values import ROW_ERRORS, reason
 
 GZIP_MAGIC = b"\x1f\x8b"
 _CHUNK = 1 << 20
@@ -396,3 +397,37 @@ def json_objects(lines: Iterable[tuple[int, str]], label: str | Path, report: Re
             report.reject(label, number, f"JSON nested deeper than {depth} levels (limits.max_depth)", line)
             continue
         yield number, rec, line
+
+
+def fielded_rows(stream: TextStream, row: Callable[[dict[str, str], str], dict], *,
+                 directive: Callable[[int, str], list[str] | None], split: Callable[[str], list[str]],
+                 before: str, counts: str) -> Iterator[dict]:
+    """Rows of a log whose ``#`` directive lines name its columns (Zeek TSV, W3C extended / IIS).
+
+    ``directive(number, line)`` reads each ``#`` line and returns the column names it declares, or
+    None; each data line is ``split`` and zipped with the latest names, and ``row(values, "file:line")``
+    makes the canonical row. A data line before any names (``before``), with another number of values
+    than names (``counts``, formatted with ``values`` and ``fields``) or that ``row`` refuses is a
+    located reject in the stream's report.
+    """
+    report, label, name = stream.report, stream.label, stream.path.name
+    fields: list[str] | None = None
+    for number, line in stream.lines():
+        line = line.rstrip("\r")
+        if not line.strip():
+            continue
+        if line.startswith("#"):
+            named = directive(number, line)
+            fields = fields if named is None else named
+            continue
+        if fields is None:
+            report.reject(label, number, before, line)
+            continue
+        values = split(line)
+        if len(values) != len(fields):
+            report.reject(label, number, counts.format(values=len(values), fields=len(fields)), line)
+            continue
+        try:
+            yield row(dict(zip(fields, values)), f"{name}:{number}")
+        except ROW_ERRORS as exc:
+            report.reject(label, number, reason(exc), line)
