@@ -37,6 +37,13 @@ SIGNINS = pa.schema([
     ("is_proxy", pa.bool_()),         # the provider judged the address an anonymising proxy (Okta)
 ])
 
+#: ``signins.client_app`` values of legacy (basic) authentication, lower-cased: what a Conditional Access
+#: policy can block, and what an Okta-federated Office 365 tenant relays to Okta's active endpoint.
+LEGACY_CLIENT_APPS = frozenset({"exchange activesync", "imap4", "pop3", "authenticated smtp", "other clients",
+                                "exchange web services", "mapi over http", "offline address book", "autodiscover",
+                                "outlook anywhere (rpc over http)", "exchange online powershell",
+                                "reporting web services", "universal outlook"})
+
 LOGONS = pa.schema([
     ("event_id", pa.string()),
     ("time", TIME),

@@ -36,6 +36,7 @@ from pathlib import Path
 import yaml
 
 from .. import registry
+from ..schema import LEGACY_CLIENT_APPS
 from .incidents import compromised, technique
 from .safety import one_line
 
@@ -59,11 +60,6 @@ CANONICAL = {**{sigma: feature for feature, (sigma, _) in SIGNIN_FIELDS.items() 
 W3C_FIELDS = {"cs-uri-stem": "csUriStem", "cs-method": "csMethod", "c-ip": "cIP"}
 #: The empty value of a spray feature (``tracehound.spray`` writes missing values so).
 EMPTY = "(empty)"
-#: ClientAppUsed values of legacy authentication, which a Conditional Access policy can block.
-LEGACY_CLIENT_APPS = {"exchange activesync", "imap4", "pop3", "authenticated smtp", "other clients",
-                      "exchange web services", "mapi over http", "offline address book", "autodiscover",
-                      "outlook anywhere (rpc over http)", "exchange online powershell",
-                      "reporting web services", "universal outlook"}
 #: Expected share of benign successes a rule matches, for its level.
 ALERT_SHARE, HUNT_SHARE = 1e-3, 1e-2
 #: Paths per web rule.

@@ -33,6 +33,7 @@ from typing import Callable, Iterator, Sequence
 import orjson
 
 from ..errors import ConfigError
+from ..schema import LEGACY_CLIENT_APPS
 from .writer import TENANT_ID
 
 FORMATS = ("graph-pages", "portal-json", "portal-csv", "azure-monitor", "event-hub", "okta")
@@ -60,12 +61,6 @@ _OKTA_OUTCOMES = {
     500121: ("user.authentication.auth_via_mfa", "FAILURE", "VERIFICATION_ERROR"),
 }
 _NOT_IN_OKTA = frozenset({50140})
-#: Entra client apps that are legacy (basic) authentication. Through an Okta-federated Office 365 tenant
-#: Microsoft relays each such sign-in to Okta's active (WS-Trust) endpoint of the Office 365 app instance.
-_LEGACY_CLIENTS = frozenset({"exchange activesync", "imap4", "pop3", "authenticated smtp", "other clients",
-                             "exchange web services", "mapi over http", "offline address book", "autodiscover",
-                             "outlook anywhere (rpc over http)", "exchange online powershell",
-                             "reporting web services", "universal outlook"})
 #: The Okta Office 365 app instance's label, the ``AppInstance`` target of every relayed legacy sign-in.
 OKTA_O365_APP = "Microsoft Office 365"
 
@@ -148,7 +143,7 @@ def _okta_client(rec: dict) -> tuple[str | None, str, str, str | None, str | Non
     """
     client = rec.get("ClientAppUsed")
     app, app_id = rec.get("AppDisplayName"), rec.get("AppId")
-    if isinstance(client, str) and client.lower() in _LEGACY_CLIENTS:
+    if isinstance(client, str) and client.lower() in LEGACY_CLIENT_APPS:
         key = f"exk{zlib.crc32(OKTA_O365_APP.encode()):010d}"
         return client, f"/app/office365/{key}/sso/wsfed/active", "Unknown", OKTA_O365_APP, OKTA_O365_APP
     return None, "/api/v1/authn", "Computer", app, app_id
