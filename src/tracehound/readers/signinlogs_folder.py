@@ -30,7 +30,8 @@ import pyarrow as pa
 from ..badrecords import ReadReport
 from .enrich import Enricher
 from .limits import Limits, TimeBounds
-from .signinlogs_bulk import BulkRead
+from .files import read_whole
+from .signinlogs_bulk import BulkRead, nonblank_lines
 from .stream import GZIP_MAGIC
 
 #: Most bytes joined into one staged file: large enough that DuckDB's start-up (~50 ms) is paid
@@ -41,11 +42,6 @@ GROUP_BYTES = 64 << 20
 #: for ``signins.BULK_MIN_BYTES``, which keeps a small file out of the single-file fast path).
 MIN_GROUP_BYTES = 16_384
 
-#: The whitespace ``bytes.strip`` removes but the newline, and a table turning every other byte into
-#: ``x``: after both, a blank line is an empty one (as :mod:`.signinlogs_bulk` counts records).
-_SPACES = b" \t\r\x0b\x0c"
-_MARKS = bytes(b if b == 10 else 120 for b in range(256))
-_READ_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0)
 #: Pieces handed to one ``os.writev``: Linux and macOS take 1,024 (POSIX promises 16).
 _IOV_MAX = 1024 if sys.platform.startswith(("linux", "darwin")) else 16
 
@@ -62,34 +58,13 @@ def _records(data: bytes) -> int:
     """Non-blank lines of ``data`` (which ends with a newline), as the JSON Lines reader counts
     records (a line of ASCII whitespace is blank).
 
-    Why not split: an export's lines all start with ``{``, and two counts in C say so without making a
-    bytes object per line; otherwise every byte but the newline becomes ``x`` and whitespace goes,
-    so each non-blank line ends in ``x\n``.
+    An export's lines all start with ``{``, and two counts in C say so; otherwise
+    :func:`.signinlogs_bulk.nonblank_lines` counts them.
     """
     lines = data.count(b"\n")
     if data.count(b"\n{") + data.startswith(b"{") == lines:
         return lines
-    return data.translate(_MARKS, _SPACES).count(b"x\n")
-
-
-def _read(path: Path) -> bytes | None:
-    """The whole file, or ``None`` when it cannot be read (the Python pass names why). ``os.read``
-    of the size ``fstat`` gives: a file object's whole read costs three times as much for a few KB."""
-    try:
-        fd = os.open(path, _READ_FLAGS)
-    except OSError:
-        return None
-    try:
-        want = os.fstat(fd).st_size + 1  # one byte more: a file that grew is read on, not cut
-        pieces = []
-        while piece := os.read(fd, want):
-            pieces.append(piece)
-            want = 1 << 20
-        return b"".join(pieces)
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
+    return nonblank_lines(data)
 
 
 def _write(path: Path, blobs: list[bytes]) -> None:
@@ -120,7 +95,7 @@ def read_small_files(paths: list[Path], *, enricher: Enricher, batch_rows: int, 
     while start < len(paths):
         group, blobs, size = [], [], 0
         for path in paths[start:start + cap]:
-            data = _read(path)
+            data = read_whole(path)
             if data is None or not joinable(data[:2]):
                 break
             if group and size + len(data) > GROUP_BYTES:
