@@ -51,6 +51,7 @@ from ..durations import seconds
 from ..engine import Engine, epoch_seconds
 from ..errors import ConfigError
 from ..findings import Finding
+from ..params import end_time, integer, number
 from .findings import build_findings
 from .presets import FanoutSpec, preset
 
@@ -127,19 +128,6 @@ def baseline_moments(s1: np.ndarray, s2: np.ndarray, n: int) -> tuple[np.ndarray
     return mean, np.sqrt(var)
 
 
-def _number(name: str, value, minimum: float, strict: bool) -> None:
-    """ConfigError unless ``value`` is a real number above (``strict``) or at least ``minimum``."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
-        raise ConfigError(f"{name} must be a number, got {value!r}")
-    if value < minimum or (strict and value == minimum):
-        raise ConfigError(f"{name} must be {'>' if strict else '>='} {minimum:g}, got {value!r}")
-
-
-def _integer(name: str, value, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(f"{name} must be a whole number >= {minimum}, got {value!r}")
-
-
 class FanoutDetector:
     """Per-entity baseline of distinct targets per bucket; flags buckets above ``ceil(mean + k·σ)``.
 
@@ -198,33 +186,18 @@ class FanoutDetector:
         if widths["detect_last"] % widths["bucket"]:
             raise ConfigError(f"detect_last {spec.detect_last} is not a whole number of "
                               f"{spec.bucket} buckets")
-        _number("baseline_days", self.baseline_days, 0, strict=True)
+        number("baseline_days", self.baseline_days, 0, strict=True)
         if round(self.baseline_days * 86400 / widths["bucket"]) < 1:
             raise ConfigError(f"baseline_days {self.baseline_days:g} is shorter than one {spec.bucket} bucket")
-        _number("k", self.k, 0, strict=True)
-        _number("sigma_floor", self.sigma_floor, 0, strict=False)
-        _number("min_history_days", self.min_history_days, 0, strict=False)
+        number("k", self.k, 0, strict=True)
+        number("sigma_floor", self.sigma_floor, 0, strict=False)
+        number("min_history_days", self.min_history_days, 0, strict=False)
         for name in ("exclude_detection", "cold_start", "require_new", "overlap"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"{name} must be true or false, got {getattr(self, name)!r}")
-        _integer("sustained", spec.sustained, 1)
-        _integer("max_listed", self.max_listed, 1)
-        self._end_time()
-
-    def _end_time(self) -> datetime | None:
-        """``end`` as an aware UTC datetime (naive means UTC), or ConfigError."""
-        end = self.end
-        if end is None:
-            return None
-        if isinstance(end, str):
-            try:
-                end = datetime.fromisoformat(end.strip().replace("Z", "+00:00"))
-            except ValueError:
-                raise ConfigError(f"end {self.end!r} is not an ISO-8601 time like "
-                                  "2024-03-20T00:00:00Z") from None
-        if not isinstance(end, datetime):
-            raise ConfigError(f"end must be a date and time, got {self.end!r}")
-        return end if end.tzinfo else end.replace(tzinfo=timezone.utc)
+        integer("sustained", spec.sustained, 1)
+        integer("max_listed", self.max_listed, 1)
+        end_time(self.end)
 
     def prepare(self, table: ibis.Table) -> ibis.Table:
         """Filtered rows as ``entity, target, b, shifted, time, event_id, entity_alt, target_alt, label``
@@ -261,7 +234,7 @@ class FanoutDetector:
     def _windows(self, rows: ibis.Table, spec: FanoutSpec) -> Windows | None:
         """The windows of one scored table: detection ends at ``end`` or after its newest row."""
         width, baseline, detect = self._spans(spec)
-        end = self._end_time()
+        end = end_time(self.end)
         if end is not None:
             detect_end = math.ceil(end.timestamp() / width)
         else:
@@ -295,7 +268,7 @@ class FanoutDetector:
         spec = self.spec()
         _, baseline_buckets, detect = self._spans(spec)
         rows = self.prepare(baseline)
-        end = self._end_time()
+        end = end_time(self.end)
         if end is not None:
             fit_end = math.ceil(end.timestamp() / seconds(spec.bucket))
         else:

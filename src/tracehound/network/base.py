@@ -24,31 +24,11 @@ from ..durations import seconds
 from ..engine import Engine
 from ..errors import ConfigError
 from ..fanout.detector import Windows
-from ..windows import utc
+from ..params import end_time, integer, number
 from .addresses import AddressBook
 
 #: Rows of a flagged host's detection window fetched for its finding (destinations, event ids).
 MAX_DETAIL_ROWS = 50_000
-
-
-def number(name: str, value, minimum: float, strict: bool = False) -> None:
-    """``ConfigError`` unless ``value`` is a real number above (``strict``) or at least ``minimum``."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
-        raise ConfigError(f"{name} must be a number, got {value!r}")
-    if value < minimum or (strict and value == minimum):
-        raise ConfigError(f"{name} must be {'>' if strict else '>='} {minimum:g}, got {value!r}")
-
-
-def integer(name: str, value, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(f"{name} must be a whole number >= {minimum}, got {value!r}")
-
-
-def end_time(value) -> datetime | None:
-    """``end`` as an aware UTC datetime (naive means UTC; ISO-8601 text accepted), or ConfigError."""
-    if value is not None and not isinstance(value, (str, datetime)):
-        raise ConfigError(f"end must be a date and time, got {value!r}")
-    return utc(value, "end")
 
 
 def bucket_index(table: ibis.Table, width: int) -> ibis.Value:
