@@ -225,17 +225,24 @@ def test_duplicate_event_ids_keep_the_same_copy_in_any_row_order(engine):
 
 @pytest.mark.parity
 def test_feature_values_are_trimmed_and_blanks_share_one_category(engine):
-    """Only padded values are trimmed (a speed-up): the categories are those of trimming every value,
-    on every engine — whitespace of every kind Python knows, blanks and nulls as ``(empty)``."""
+    """Feature values are trimmed once per distinct value (a speed-up), not per row: the categories
+    the bits carry are those of trimming every value, on every engine — whitespace of every kind
+    Python knows, blanks and nulls as ``(empty)`` — and each category gets its own rarity's bit; a
+    category the rarity never saw is anomalous."""
     import string
 
-    from tracehound.spray.rarity import EMPTY, feature_column
+    from tracehound.spray.rarity import EMPTY, FieldRarity, feature_column, with_bits
 
     values = [None, "", " ", "\t\n", "IMAP4", " IMAP4", "IMAP4 ", "\r\nIMAP4\x0b", "\x0cIMAP 4\t", "a b",
               "x" + string.whitespace, string.whitespace]
     table = engine.load(pa.table({"i": list(range(len(values))), "app": pa.array(values, pa.string())}),
                         "trim_cases")
-    got = engine.to_pandas(table.select("i", v=feature_column(table, "app"))).sort_values("i").v.tolist()
     expected = [EMPTY if v is None or not v.strip(string.whitespace) else v.strip(string.whitespace)
                 for v in values]
-    assert got == expected
+    known = pd.DataFrame({"value": ["IMAP4", EMPTY, "a b"], "anomalous": [True, False, False]})
+    rarity = FieldRarity("app", known, threshold_log_p=0.0, n_baseline=3, n_categories=3)
+    bits = with_bits(table.select("i", f_app=feature_column(table, "app")), [rarity], engine)
+    got = engine.to_pandas(bits.select("i", "f_app", "b_app")).sort_values("i")
+    assert got.f_app.tolist() == expected
+    flags = dict(zip(known.value, known.anomalous))
+    assert got.b_app.tolist() == [int(flags.get(v, True)) for v in expected]

@@ -67,7 +67,7 @@ from .signin_graph import from_graph
 from .signin_sniff import sniff, sniff_signin_format
 from .signinlogs_bulk import BulkRead
 from .signinlogs_folder import read_small_files
-from .staging import read_canonical
+from .staging import ArrowParts, read_canonical
 from .stream import TextStream
 
 __all__ = ["BATCH_ROWS", "Progress", "parse_signins", "read_signins", "sniff_signin_format"]
@@ -299,8 +299,8 @@ def read_signins(paths: str | Path | Iterable[str | Path], engine: Engine, *,
                  ) -> tuple[ibis.Table, ReadReport]:
     """The canonical ``signins`` table on ``engine``, and what was read and set aside.
 
-    Parsed batches are written as Parquet parts into the engine's staging area and read back by the
-    engine; Parquet already in the canonical schema is checked and read by the engine from its file.
+    Parsed batches are written as Parquet parts into the engine's staging area (in a thread, beside
+    the parse of the next: :class:`~.staging.ArrowParts`) and read back by the engine; Parquet already in the canonical schema is checked and read by the engine from its file.
     ``progress(files_done, files_total)`` is called as files are read (the CLI draws a bar with it).
     ``require``: raise :class:`InputFormatError` when no input is a sign-in log (the pipeline, which
     only hands over files it recognised, reports them instead and gets an empty table). ``formats``:
@@ -313,12 +313,11 @@ def read_signins(paths: str | Path | Iterable[str | Path], engine: Engine, *,
     canonical = [p for p, fmt, _ in sniffed if fmt == "signins-parquet"]
     others = [s for s in sniffed if s[1] != "signins-parquet"]
     folder = engine.staging_folder("signins")
-    parts = 0
-    if others:
-        for batch in _parse(others, report, progress, limits, require=require and not canonical):
-            pq.write_table(pa.Table.from_batches([batch]), folder / f"part-{parts:05d}.parquet")
-            parts += 1
-    if parts == 0:  # nothing parsed: an empty part gives the engine the canonical schema
+    with ArrowParts(folder) as parts:
+        if others:
+            for batch in _parse(others, report, progress, limits, require=require and not canonical):
+                parts.write(pa.Table.from_batches([batch]))
+    if parts.parts == 0:  # nothing parsed: an empty part gives the engine the canonical schema
         pq.write_table(SIGNINS.empty_table(), folder / "part-00000.parquet")
     table = engine.read_parquet(folder)
     copies: dict[str, str] = {}

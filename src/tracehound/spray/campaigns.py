@@ -216,8 +216,7 @@ def campaign_rows(campaign: ibis.Table, members: pd.Series, anomalous: dict[int,
     stats["confidence"] = stats.campaign.map(conf.w / conf.n)
     daily = engine.to_pandas(campaign.group_by(["campaign", campaign.time.truncate("D").name("day")])
                              .agg(n=campaign.count()))
-    summary, top = field_profiles(campaign, features, group="campaign")
-    summary, top = engine.to_pandas(summary), engine.to_pandas(top)
+    summary, top = field_profiles(campaign, features, engine, group="campaign")
     pairs = rotation_candidates(summary, top, fingerprint_rules)
     rotation = {}
     if not pairs.empty:

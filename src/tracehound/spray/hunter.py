@@ -33,11 +33,12 @@ from .kinds import PASSWORD_SPRAY
 from .mixture import BernoulliMixture, cluster_posterior, component_groups
 from .narrative import finding
 from .pruning import PruningRules
-from .rarity import (DEFAULT_FEATURES, EMPTY, THRESHOLD_RULES, FieldRarity, decode_patterns, distinct_patterns,
-                     drop_retried, field_rarity, has_duplicates, scoped_signins, value_counts, with_bits)
+from .rarity import (DEFAULT_FEATURES, EMPTY, THRESHOLD_RULES, FieldRarity, canonical_counts, decode_patterns,
+                     distinct_patterns, drop_retried, field_rarity, has_duplicates, scoped_signins, value_counts,
+                     with_bits)
 from .scores import SprayScores
 from .stale import find_stale, stale_findings, stale_ids
-from .successes import match_successes, new_to_user
+from .successes import fingerprint_carriers, match_successes, new_to_user
 
 #: Password-type failures: 50126 invalid username or password, 50055 password expired, 50053 locked
 #: (Smart Lockout answers a locked account, and a sign-in from an address it deems malicious, with
@@ -167,13 +168,14 @@ class SprayHunter:
         _require_columns(baseline, features)
         scoped = self._scope(baseline, features, engine)
         retried = _check_population(scoped, engine, tuple(self.failure_codes), self.retry_window_hours)
-        counts = engine.to_pandas(value_counts(scoped, features))
+        raw_counts = engine.to_pandas(value_counts(scoped, features))
+        counts = canonical_counts(raw_counts)
         if counts[counts.value != EMPTY].empty:
             raise InputFormatError(f"every feature field ({', '.join(features)}) is empty in every "
                                    "sign-in; the hunt compares field values and has none to compare")
         rarities = [field_rarity(counts, f, alpha=self.alpha, rule=self.threshold_rule, k_sd=self.k_sd,
                                  tail_mass=self.tail_mass) for f in features]
-        staged = _stage_bits(baseline, scoped, rarities, retried, engine)
+        staged = _stage_bits(baseline, scoped, rarities, retried, engine, raw_counts)
         cand = distinct_patterns(staged.patterns[staged.patterns.is_candidate.astype(bool)])
         X = decode_patterns(cand.pattern.to_numpy(), len(features))
         mixture = BernoulliMixture(self.n_components, n_init=self.n_init, max_iter=self.max_iter,
@@ -247,7 +249,7 @@ class SprayHunter:
                                .select("campaign", "event_id", "user", "ip", "time"))
         plots = plot_evidence(kept, campaign, bits, engine, mixture=self.mixture_, components=self.components_,
                               features=self.features_, rarities=self.rarities_)
-        findings, new_successes = [], None
+        findings, new_successes, carriers = [], None, {}
         for rank, row in enumerate(kept.itertuples(index=False), start=1):
             # Counts come back as floats when dropped clusters (no counts) share the frame.
             row = row._replace(**{c: int(getattr(row, c)) for c in ("attempts", "users", "ips", "active_days")})
@@ -256,8 +258,11 @@ class SprayHunter:
             if row.kind == PASSWORD_SPRAY:
                 if new_successes is None:
                     new_successes = new_to_user(bits)
+                    carriers = fingerprint_carriers(bits, {int(r.campaign): r.fingerprint for r in
+                                                           kept.itertuples() if r.kind == PASSWORD_SPRAY}, engine)
                 successes = match_successes(
-                    bits, new_successes, campaign, row, engine, success_patterns=scores.success_patterns,
+                    bits, new_successes, campaign, row, engine, carriers=carriers.get(int(row.campaign), 0),
+                    success_patterns=scores.success_patterns,
                     mixture=self.mixture_, components=self.components_, features=self.features_,
                     fingerprint_rules=self.fingerprint_rules_)
             findings.append(finding(
@@ -283,9 +288,10 @@ spray_hunt.__signature__ = inspect.Signature(
 
 
 def _stage_bits(events: ibis.Table, scoped: ibis.Table, rarities: list[FieldRarity], retried: int,
-                engine: Engine) -> _Staged:
-    """The bits of ``scoped`` (cached: every later step reads them) and their pattern counts."""
-    bits = with_bits(scoped, rarities, engine).cache()
+                engine: Engine, raw_values: pd.DataFrame | None = None) -> _Staged:
+    """The bits of ``scoped`` (cached: every later step reads them) and their pattern counts;
+    ``raw_values``: its raw feature values, when known (see :func:`.rarity.with_bits`)."""
+    bits = with_bits(scoped, rarities, engine, raw_values).cache()
     patterns = engine.to_pandas(bits.group_by(["pattern", "is_candidate", "success"]).agg(n=bits.count()))
     return _Staged(events=events, bits=bits, patterns=patterns, retried=retried)
 

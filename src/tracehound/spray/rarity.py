@@ -34,27 +34,37 @@ EMPTY = "(empty)"
 #: Threshold rules: MSTIC's ``mean-sd`` (mean − k·σ of log p, weighted by baseline counts) and
 #: ``tail`` (a value is anomalous if the values at least as rare carry < ``tail_mass`` of successes).
 THRESHOLD_RULES = ("mean-sd", "tail")
-#: The whitespace trimmed off feature values: Python's, on every engine.
-_WHITESPACE = [ord(c) for c in string.whitespace]
-_PADDING = r"^[ \t\n\r\x0b\x0c]+|[ \t\n\r\x0b\x0c]+$"
+#: The whitespace trimmed off feature values: Python's ``string.whitespace``, on every engine.
+_WHITESPACE = string.whitespace
 
 
 def feature_column(t: ibis.Table, name: str) -> ibis.Value:
-    """The string value of feature ``name`` for each row, nulls and blanks mapped to :data:`EMPTY`."""
+    """The *raw* string value of feature ``name`` for each row, nulls and empty text as :data:`EMPTY`.
+
+    Raw: not yet trimmed. The category of a value is its text trimmed of whitespace (a padded
+    ``" IMAP4"`` is ``IMAP4``, a blank is :data:`EMPTY`; :func:`canonical_value`), and trimming is
+    done once per distinct value in :func:`with_bits` (whose lookups map every raw value to its
+    category), not on every row here: a trim by character set on every value of every feature was
+    the costliest part of scoping, on both engines, for values that almost never carry padding.
+    """
     if name == "hour":
         return t.time.hour().cast("string")
     if name not in t.columns:
         raise ConfigError(f"unknown spray feature {name!r}; expected a signins column or one of "
                           f"{', '.join(DERIVED_FEATURES)}")
     col = t[name].cast("string")
-    # Trimming every value was the costliest part of scoping (a trim by character set is ~4x a copy
-    # on DuckDB), so only a value that starts or ends with whitespace is trimmed. Whitespace is named
-    # by character code and in the pattern one by one: Spark's trim keeps \v and \f, RE2's \s does
-    # not match \v, and a control character in a Spark SQL literal does not survive its escaping.
-    padded = col.ascii_str().isin(_WHITESPACE) | col.right(1).ascii_str().isin(_WHITESPACE)
-    trimmed = col.re_replace(_PADDING, "")
-    return ibis.cases((col.isnull() | (col == ""), ibis.literal(EMPTY)),
-                      (padded, ibis.ifelse(trimmed == "", ibis.literal(EMPTY), trimmed)), else_=col)
+    return ibis.ifelse(col.isnull() | (col == ""), ibis.literal(EMPTY), col)
+
+
+def canonical_value(raw: str) -> str:
+    """The category of a raw feature value: trimmed of whitespace, a blank as :data:`EMPTY`."""
+    return raw.strip(_WHITESPACE) or EMPTY
+
+
+def canonical_counts(counts: pd.DataFrame) -> pd.DataFrame:
+    """:func:`value_counts` rows (raw values) summed per category (:func:`canonical_value`)."""
+    out = counts.assign(value=counts.value.map(canonical_value))
+    return out.groupby(["feature", "value"], as_index=False, sort=True)[["n_success", "n_failed"]].sum()
 
 
 def has_duplicates(signins: ibis.Table, engine: Engine) -> bool:
@@ -72,7 +82,8 @@ def scoped_signins(signins: ibis.Table, features: tuple[str, ...],
     """Baseline successes plus candidate failures, de-duplicated by ``event_id``, with feature columns.
 
     Adds ``is_candidate`` (a failed sign-in with a password-type result code), ``ua_raw`` (the user
-    agent as logged, for the retry rule) and ``f_<feature>``. ``dedupe=False`` is for a table known to
+    agent as logged, for the retry rule) and ``f_<feature>`` (the raw value, :func:`feature_column`;
+    :func:`with_bits` replaces it by its category). ``dedupe=False`` is for a table known to
     hold each ``event_id`` once (:func:`has_duplicates`).
     """
     t = signins
@@ -115,7 +126,8 @@ def drop_retried(scoped: ibis.Table, hours: float) -> ibis.Table:
 
 
 def value_counts(scoped: ibis.Table, features: tuple[str, ...]) -> ibis.Table:
-    """One row per (feature, value): successes and candidate failures carrying it (one query)."""
+    """One row per (feature, raw value): successes and candidate failures carrying it (one query);
+    :func:`canonical_counts` sums them per category."""
     parts = [
         scoped.select(feature=ibis.literal(name), value=scoped[f"f_{name}"],
                       succ=scoped.success.cast("int64"), cand=scoped.is_candidate.cast("int64"))
@@ -170,22 +182,37 @@ def field_rarity(counts: pd.DataFrame, feature: str, *, alpha: float, rule: str,
     return FieldRarity(feature, df.reset_index(drop=True), threshold, N, K)
 
 
-def with_bits(scoped: ibis.Table, rarities: list[FieldRarity], engine: Engine) -> ibis.Table:
-    """Join each feature's value → anomalous lookup onto the events: ``b_<feature>`` bits and ``pattern``.
+def with_bits(scoped: ibis.Table, rarities: list[FieldRarity], engine: Engine,
+              raw_values: pd.DataFrame | None = None) -> ibis.Table:
+    """Join each feature's raw value → (category, anomalous) lookup onto the events: ``f_<feature>``
+    becomes the category, plus ``b_<feature>`` bits and ``pattern``.
 
-    The lookups are staged through :meth:`Engine.load` (Parquet read back by the engine), so the join
-    runs the same on DuckDB and Spark. ``pattern`` packs the bits into one integer (bit i = feature i)
-    so ``group_by(pattern)`` yields the distinct bit-patterns. A value missing from its lookup (none,
-    by construction) counts as anomalous.
+    ``raw_values`` (columns ``feature``, ``value``) are the raw values of ``scoped``, when the caller
+    has them (:func:`value_counts` of it); else one query collects them. Each is trimmed here in
+    Python (:func:`canonical_value`) — a few thousand values, not every row. The lookups are staged
+    through :meth:`Engine.load` (Parquet read back by the engine), so the join runs the same on
+    DuckDB and Spark. ``pattern`` packs the bits into one integer (bit i = feature i) so
+    ``group_by(pattern)`` yields the distinct bit-patterns. A category missing from its rarity
+    (a value the baseline never had) counts as anomalous.
     """
+    if raw_values is None:
+        parts = [scoped.select(feature=ibis.literal(fr.feature), value=scoped[f"f_{fr.feature}"]).distinct()
+                 for fr in rarities]
+        raw_values = engine.to_pandas(parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0])
     t = scoped
     for fr in rarities:
-        lookup = engine.load(pa.table({f"v_{fr.feature}": fr.values.value.astype(str).tolist(),
-                                       f"a_{fr.feature}": fr.values.anomalous.astype(bool).tolist()}),
-                             "spray_lookup")
-        t = t.left_join(lookup, t[f"f_{fr.feature}"] == lookup[f"v_{fr.feature}"]).drop(f"v_{fr.feature}")
-        t = t.mutate(**{f"b_{fr.feature}": t[f"a_{fr.feature}"].fill_null(True).cast("int64")}) \
-             .drop(f"a_{fr.feature}")
+        raw = sorted(set(raw_values.value[raw_values.feature == fr.feature].astype(str)))
+        category = [canonical_value(v) for v in raw]
+        anomalous = dict(zip(fr.values.value.astype(str), fr.values.anomalous.astype(bool)))
+        lookup = engine.load(pa.table({
+            f"v_{fr.feature}": pa.array(raw, pa.string()), f"c_{fr.feature}": pa.array(category, pa.string()),
+            f"a_{fr.feature}": pa.array([anomalous.get(c, True) for c in category], pa.bool_())}),
+            "spray_lookup")
+        name = f"f_{fr.feature}"
+        t = t.left_join(lookup, t[name] == lookup[f"v_{fr.feature}"])
+        t = t.mutate(**{name: t[f"c_{fr.feature}"].fill_null(t[name]),
+                        f"b_{fr.feature}": t[f"a_{fr.feature}"].fill_null(True).cast("int64")}) \
+             .drop(f"v_{fr.feature}", f"c_{fr.feature}", f"a_{fr.feature}")
     pattern = ibis.literal(0, type="int64")
     for i, fr in enumerate(rarities):
         pattern = pattern + t[f"b_{fr.feature}"] * (1 << i)

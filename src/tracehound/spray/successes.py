@@ -43,7 +43,10 @@ def new_to_user(bits: ibis.Table) -> ibis.Table:
     ``row_number`` windows: hash aggregates and joins instead of two sorts of every success. "First
     from this IP" is "no earlier success of the user from it" (two at the same instant are both first).
     """
+    # Only what success matching reads: the fingerprint's values, the pattern and the network's bit.
     s = bits.filter(bits.success)
+    s = s.select("event_id", "time", "user", "ip", "ua_raw",
+                 *[c for c in s.columns if c.startswith("f_") or c in ("pattern", "b_ip_prefix")])
     by_ip = s.group_by(i_user=s.user, i_ip=s.ip).agg(i_first=s.time.min(), i_n=s.count())
     by_ua = s.group_by(a_user=s.user, a_ua=s.ua_raw).agg(a_first=s.time.min(), a_n=s.count())
     by_user = s.group_by(u_user=s.user).agg(u_first=s.time.min(), u_last=s.time.max())
@@ -62,13 +65,28 @@ def new_to_user(bits: ibis.Table) -> ibis.Table:
                   "a_first", "a_n", "o_ip", "o_first", "o_users").cache()
 
 
+def fingerprint_carriers(bits: ibis.Table, fingerprints: dict[int, dict[str, list[str]]],
+                         engine: Engine) -> dict[int, int]:
+    """How many successful sign-ins of ``bits`` carry each campaign's fingerprint (``{campaign:
+    fingerprint}``), in one engine query: what tells :func:`match_successes` that a fingerprint is
+    common."""
+    wanted = {k: fp for k, fp in fingerprints.items() if fp}
+    if not wanted:
+        return {}
+    s = bits.filter(bits.success)
+    row = engine.to_pandas(s.aggregate(**{f"c{k}": matches(s, fp).cast("int64").sum()
+                                          for k, fp in wanted.items()})).iloc[0]
+    return {k: 0 if pd.isna(row[f"c{k}"]) else int(row[f"c{k}"]) for k in wanted}
+
+
 def match_successes(bits: ibis.Table, new_successes: ibis.Table, campaigns: ibis.Table, row,
-                    engine: Engine, *, success_patterns: pd.DataFrame, mixture: BernoulliMixture,
+                    engine: Engine, *, carriers: int, success_patterns: pd.DataFrame, mixture: BernoulliMixture,
                     components: np.ndarray, features: tuple[str, ...],
                     fingerprint_rules: FingerprintRules) -> pd.DataFrame:
     """Successful sign-ins of ``bits`` that look like the campaign of ``row`` (its row of the
-    cluster table) getting in; ``campaigns`` holds the campaigns' attempts and ``new_successes`` is
-    :func:`new_to_user` of ``bits``.
+    cluster table) getting in; ``campaigns`` holds the campaigns' attempts, ``new_successes`` is
+    :func:`new_to_user` of ``bits`` and ``carriers`` how many successes in ``bits`` carry the
+    campaign's fingerprint (:func:`fingerprint_carriers`).
 
     Every linked success carries the campaign's fingerprint values, falls in the campaign's
     span (± ``success_slack_days``), and is new to its user: no earlier success of the user from
@@ -137,9 +155,7 @@ def match_successes(bits: ibis.Table, new_successes: ibis.Table, campaigns: ibis
     slack = pd.Timedelta(days=rules.success_slack_days)
     lo, hi = row.first_seen - slack, row.last_seen + slack
     in_span = (bits.time >= lo.to_pydatetime()) & (bits.time <= hi.to_pydatetime())
-    all_succ = bits.filter(bits.success)
-    common = engine.scalar(all_succ.filter(matches(all_succ, row.fingerprint)).count()) > \
-        rules.success_specific_max
+    common = carriers > rules.success_specific_max
     own = campaigns.filter(campaigns.campaign == int(row.campaign))
     s = new_successes.filter(matches(new_successes, row.fingerprint) &
                              (new_successes.time >= lo.to_pydatetime()) &
