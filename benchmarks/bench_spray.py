@@ -11,6 +11,14 @@
    bayespy fits the Bernoulli mixture (K = 10, Dirichlet(1e-5), Beta(0.5, 0.5), one random start) on
    *every failed sign-in row*. It has no pruning by time, fingerprint or successes, so it does less.
 4. Prints both times and the ratio. bayespy comes with the test extra (``pip install '.[test]'``).
+5. The bare parse: DuckDB alone reading the same file(s) for three aggregates (``count(*)``, distinct
+   users, distinct addresses), the floor any hunt over them pays; tracehound's time is printed as a
+   multiple of it.
+
+``--copies N`` hunts a canonical ``signins`` Parquet file of N copies of the export instead (each copy's
+accounts and event ids suffixed, so N tenants' worth of users under the same attackers; written once into
+``--keep``): the scale run (``--copies 20`` ≈ 10M sign-ins). The published method reads JSON and is not run
+then; the bare parse reads the Parquet.
 
 Each tracehound run is a fresh child process (so one run's caches and memory never help the next), and it
 reports its own peak resident memory (``VmHWM``) and CPU time (all threads: on a shared machine the
@@ -48,6 +56,45 @@ def simulate(folder: Path, rows: int) -> list[Path]:
     users = 2000
     days = max(7, round(rows / (users * 2.3)))  # the simulator's tenants average ~2.3 sign-ins/user/day
     return simulate_signins(folder, users=users, days=days, seed=11, difficulty="standard").paths
+
+
+def copies(folder: Path, paths: list[Path], n: int) -> list[Path]:
+    """``n`` copies of the export as one canonical ``signins`` Parquet file (built once in ``folder``)."""
+    import duckdb
+
+    from tracehound.engine import connect
+    from tracehound.readers.signins import read_signins
+
+    target = folder / f"signins-x{n}.parquet"
+    if target.exists():
+        return [target]
+    with connect("duckdb") as engine:
+        table, _ = read_signins(paths, engine)
+        one = folder / "signins-x1.parquet"
+        engine.write_parquet(table, one)
+    con = duckdb.connect()
+    columns = con.sql(f"SELECT * FROM read_parquet('{one}') LIMIT 0").columns
+    renamed = {"user": "replace(\"user\", '@', '.t' || k || '@')", "event_id": "event_id || '-' || k"}
+    select = ", ".join(f'{renamed.get(c, chr(34) + c + chr(34))} AS "{c}"' for c in columns)
+    con.execute(f"COPY (SELECT {select} FROM read_parquet('{one}'), range({n}) AS r(k)) TO '{target}' "
+                "(FORMAT parquet, ROW_GROUP_SIZE 500000)")
+    one.unlink()
+    return [target]
+
+
+def bare_parse(paths: list[Path]) -> float:
+    """Seconds DuckDB takes to read ``paths`` for three aggregates: the floor under any hunt."""
+    import duckdb
+
+    files = [str(p) for p in paths]
+    con = duckdb.connect()
+    if files[0].endswith(".parquet"):
+        source, user, ip = f"read_parquet({files})", '"user"', "ip"
+    else:
+        source, user, ip = f"read_json({files}, format = 'newline_delimited')", "UserPrincipalName", "IPAddress"
+    t0 = time.perf_counter()
+    con.sql(f"SELECT count(*), count(DISTINCT {user}), count(DISTINCT {ip}) FROM {source}").fetchall()
+    return time.perf_counter() - t0
 
 
 def run_tracehound(paths: list[Path]) -> dict:
@@ -129,6 +176,8 @@ def main() -> None:
     parser.add_argument("--skip-reference", action="store_true")
     parser.add_argument("--against", help="another tracehound source tree (its src/) to compare with")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each tree with --against (alternating)")
+    parser.add_argument("--copies", type=int, default=0,
+                        help="hunt a canonical Parquet of this many copies of the export (the scale run)")
     parser.add_argument("--child", nargs="+", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -138,6 +187,8 @@ def main() -> None:
         folder = args.keep or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
         paths = simulate(folder, args.rows)
+        if args.copies:
+            paths = copies(folder, paths, args.copies)
         runs: dict[str, list[dict]] = {"this tree": [], "against": []}
         for _ in range(args.repeat if args.against else 1):
             if args.against:
@@ -158,8 +209,11 @@ def main() -> None:
                 this = statistics.median(r[key] for r in runs["this tree"])
                 other = statistics.median(r[key] for r in runs["against"])
                 print(f"ratio this tree / against ({label}, medians): {this / other:.2f}")
-        if not args.skip_reference:
-            total = statistics.median(r["total_s"] for r in runs["this tree"])
+        total = statistics.median(r["total_s"] for r in runs["this tree"])
+        bare = statistics.median(bare_parse(paths) for _ in range(3))
+        print(f"bare parse (DuckDB, three aggregates, median of 3): {bare:.2f} s; "
+              f"tracehound read + hunt / bare parse: {total / bare:.1f}x")
+        if not args.skip_reference and not args.copies:
             ref, clusters = run_reference(paths)
             print(f"reference (pandas + bayespy, notebook method): {ref:.2f} s, {clusters} clusters")
             print(f"ratio reference / tracehound (read + hunt): {ref / total:.1f}x")

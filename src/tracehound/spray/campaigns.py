@@ -207,15 +207,15 @@ def campaign_rows(campaign: ibis.Table, members: pd.Series, anomalous: dict[int,
         attempts=campaign.count(), users=campaign.user.nunique(), ips=campaign.ip.nunique(),
         first_seen=campaign.time.min(), last_seen=campaign.time.max(),
         active_days=campaign.time.date().nunique()))
-    # Mean posterior from (campaign, confidence) counts, summed here in a fixed order: an engine
-    # float mean depends on the order its threads meet the rows. Expanded attempts have none.
-    scored = campaign.filter(campaign.confidence.notnull())
-    conf = engine.to_pandas(scored.group_by(["campaign", "confidence"]).agg(n=scored.count()))
-    conf = conf.sort_values(["campaign", "confidence"]).assign(w=lambda f: f.n * f.confidence)
-    conf = conf.groupby("campaign").agg(w=("w", "sum"), n=("n", "sum"))
+    # Attempts per (campaign, day, posterior), one small query for two uses: the daily counts, and
+    # the mean posterior summed here in a fixed order (an engine float mean depends on the order its
+    # threads meet the rows). Expanded attempts have no posterior.
+    cells = engine.to_pandas(campaign.group_by(["campaign", campaign.time.truncate("D").name("day"),
+                                                "confidence"]).agg(n=campaign.count()))
+    conf = cells[cells.confidence.notna()].groupby(["campaign", "confidence"], as_index=False, sort=True).n.sum()
+    conf = conf.assign(w=lambda f: f.n * f.confidence).groupby("campaign").agg(w=("w", "sum"), n=("n", "sum"))
     stats["confidence"] = stats.campaign.map(conf.w / conf.n)
-    daily = engine.to_pandas(campaign.group_by(["campaign", campaign.time.truncate("D").name("day")])
-                             .agg(n=campaign.count()))
+    daily = cells.groupby(["campaign", "day"], as_index=False, sort=True).n.sum()
     summary, top = field_profiles(campaign, features, engine, group="campaign")
     pairs = rotation_candidates(summary, top, fingerprint_rules)
     rotation = {}
