@@ -106,13 +106,34 @@ SECTIONS = ["spray", "fanout.lateral", "fanout.password-guessing", "fanout.brute
             "network.dead-space", "network.long-session"]
 
 
+def _config(section: str, params: dict) -> HuntConfig:
+    return HuntConfig.from_dict({section.split(".")[0]: {section.split(".")[1]: params}}
+                                if "." in section else {section: params})
+
+
+@pytest.fixture(scope="module")
+def runs() -> dict:
+    """Pipeline runs by (engine name, section), each run once and only read after: the tests below
+    all start from the same ``hunt.run`` of a section's inputs, and a run is most of their time."""
+    return {}
+
+
+def _pipeline(runs: dict, inputs: dict, section: str, engine):
+    """The run of ``section`` on ``engine``'s kind of engine (results are plain findings and file
+    routing, so a DuckDB run serves every DuckDB engine)."""
+    key = (engine.name, section)
+    if key not in runs:
+        paths, params = inputs[section]
+        runs[key] = hunt.run(paths, engine, _config(section, params), only=[section])
+    return runs[key]
+
+
 @pytest.mark.parametrize("section", SECTIONS)
 @pytest.mark.parity
-def test_hunt_through_the_pipeline_and_every_reporter(section, inputs, engine, tmp_path):
-    paths, params = inputs[section]
-    config = HuntConfig.from_dict({section.split(".")[0]: {section.split(".")[1]: params}}
-                                  if "." in section else {section: params})
-    result = hunt.run(paths, engine, config, only=[section])
+def test_hunt_through_the_pipeline_and_every_reporter(section, inputs, runs, engine, tmp_path):
+    _, params = inputs[section]
+    config = _config(section, params)
+    result = _pipeline(runs, inputs, section, engine)
     assert list(result.scores) == [section]
     check_findings(section, result.findings, registry.hunt(section).table_for(params))
     written = write_outputs(result.findings, tmp_path, [("inputs", "contract test")],
@@ -155,14 +176,13 @@ def test_av_sustained_on_the_protocol(engine, tmp_path):
     assert set(write_outputs(findings, tmp_path, [])) >= set(OUTPUT_FILES)
 
 
-def test_fit_on_a_baseline_and_score_later_data_runs_for_every_hunt(inputs, duckdb_engine):
+def test_fit_on_a_baseline_and_score_later_data_runs_for_every_hunt(inputs, runs, duckdb_engine):
     """Fitting on the older part and scoring all of it is a supported call for every hunt (each hunt's
     own tests show what it finds that way)."""
     for section in SECTIONS:
-        paths, params = inputs[section]
-        config = HuntConfig.from_dict({section.split(".")[0]: {section.split(".")[1]: params}}
-                                      if "." in section else {section: params})
-        result = hunt.run(paths, duckdb_engine, config, only=[section])
+        _, params = inputs[section]
+        config = _config(section, params)
+        result = _pipeline(runs, inputs, section, duckdb_engine)
         table = _table(result, duckdb_engine, registry.hunt(section).table_for(params))
         baseline = table.filter(table.time < _midpoint(table, duckdb_engine))
         h = config.build(section).fit(baseline, duckdb_engine)

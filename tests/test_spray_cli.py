@@ -20,27 +20,36 @@ def tenant(tmp_path_factory):
                                      difficulty="easy")
 
 
-def test_spray_command_writes_findings_that_point_at_attacks(tenant, tmp_path):
-    result = runner.invoke(app, ["spray", *map(str, tenant.paths), "--out", str(tmp_path), "--quiet"])
+@pytest.fixture(scope="module")
+def sprayed(tenant, tmp_path_factory):
+    """One default ``tracehound spray`` run of the tenant, read (never written) by the tests below:
+    a spray run is most of this module's time, and two of them would write the very same folder."""
+    out = tmp_path_factory.mktemp("sprayed")
+    result = runner.invoke(app, ["spray", *map(str, tenant.paths), "--out", str(out), "--quiet"])
+    return out, result
+
+
+def test_spray_command_writes_findings_that_point_at_attacks(tenant, sprayed):
+    out, result = sprayed
     assert result.exit_code == 0, result.output
-    findings = read_jsonl(tmp_path / "findings.jsonl")
+    findings = read_jsonl(out / "findings.jsonl")
     sprays = [f for f in findings if f["kind"] == "password_spray"]
     assert sprays, result.output
     labels = pd.read_csv(tenant.labels_path, dtype=str).set_index("event_id")
     reported = [e for f in sprays for e in f["event_ids"]]
     assert (labels.loc[reported, "kind"] == "low_and_slow_spray").mean() >= 0.9
-    assert (tmp_path / "clusters.jsonl").exists()
+    assert (out / "clusters.jsonl").exists()
 
 
-def test_spray_and_hunt_write_byte_identical_findings(tenant, tmp_path):
+def test_spray_and_hunt_write_byte_identical_findings(tenant, sprayed, tmp_path):
     """``tracehound spray`` is ``hunt --only spray``: one pipeline, the same findings to the byte."""
-    paths = list(map(str, tenant.paths))
-    for command, folder in (("spray", "a"), ("hunt", "b")):
-        result = runner.invoke(app, [command, *paths, "--out", str(tmp_path / folder), "--quiet"])
-        assert result.exit_code == 0, result.output
-    spray = (tmp_path / "a" / "findings.jsonl").read_bytes()
+    a, spray_run = sprayed
+    assert spray_run.exit_code == 0, spray_run.output
+    result = runner.invoke(app, ["hunt", *map(str, tenant.paths), "--out", str(tmp_path / "b"), "--quiet"])
+    assert result.exit_code == 0, result.output
+    spray = (a / "findings.jsonl").read_bytes()
     assert spray and spray == (tmp_path / "b" / "findings.jsonl").read_bytes()
-    assert (tmp_path / "a" / "report.html").exists() and not (tmp_path / "b" / "clusters.jsonl").exists()
+    assert (a / "report.html").exists() and not (tmp_path / "b" / "clusters.jsonl").exists()
 
 
 def test_mstic_preset_runs(tenant, tmp_path):
