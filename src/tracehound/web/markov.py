@@ -16,11 +16,14 @@ every client.
 Probabilities are additively smoothed (``alpha``) over the fitted state space plus one slot for
 states never seen, so an unseen transition has a small, finite probability and a finite surprisal.
 
-Only aggregates leave the engine: fitting stores the support table and the distinct
-(client, prev, state) triples as Parquet in the engine's staging area; scoring is a join.
+Only aggregates leave the engine: fitting stores the support table as Parquet in the engine's
+staging area (the distinct (client, prev, state) triples it counts stay an expression); scoring
+is a join.
 """
 
 from __future__ import annotations
+
+from typing import Sequence
 
 import ibis
 import pandas as pd
@@ -30,6 +33,11 @@ from ..errors import ConfigError, NotFittedError
 
 #: Which clients count as support: only those the site served, or every client.
 VOUCHES = ("served", "all")
+
+
+def vouches(status: ibis.IntegerValue) -> ibis.BooleanValue:
+    """A transition that shows its client was served: answered below 400 (``→ END`` never does)."""
+    return status.fill_null(999) < 400
 
 
 class TransitionModel:
@@ -48,25 +56,27 @@ class TransitionModel:
         self.alpha = alpha
         self.vouch = vouch
 
-    def fit(self, transitions: ibis.Table, engine: Engine) -> "TransitionModel":
-        """Learn support from a transitions table (``client, prev, state, status``; see ``states``)."""
+    def fit(self, transitions: ibis.Table, engine: Engine, client: Sequence[str] = ("client",)) -> "TransitionModel":
+        """Learn support from a transitions table (``prev, state, status`` and the ``client``
+        column(s) that name a client; see ``states``)."""
         if not self.alpha > 0:
             raise ConfigError(f"alpha must be positive, got {self.alpha!r}")
         if self.vouch not in VOUCHES:
             raise ConfigError(f"vouch must be one of {VOUCHES}, got {self.vouch!r}")
+        self.client_ = list(client)
         if self.vouch == "served":
-            ok = transitions.status.fill_null(999) < 400
-            served = transitions.filter(ok).select("client").distinct()
-            transitions = transitions.semi_join(served, "client")
-        triples = transitions.select("client", "prev", "state").distinct()
-        self.triples_ = engine.materialize(triples, "web-triples")
-        t = self.triples_
+            served = transitions.filter(vouches(transitions.status)).select(*self.client_).distinct()
+            transitions = transitions.semi_join(served, self.client_)
+        # The triples stay an expression over the staged transitions: the support is counted from
+        # them in one pass, and only scoring other traffic (the leave-one-out lookup) reads them again.
+        self.triples_ = t = transitions.select(*self.client_, "prev", "state").distinct()
         self.support_ = engine.materialize(t.group_by(["prev", "state"]).agg(support=t.count()),
                                     "web-support")
         s = self.support_
         self.out_ = engine.materialize(s.group_by("prev").agg(out=s.support.sum()), "web-out")
-        self.n_clients_ = int(engine.scalar(t.client.nunique()))
-        states = t.select(state=t.prev).union(t.select(state=t.state)).distinct()
+        self.n_clients_ = int(engine.scalar(transitions.select(*self.client_).distinct().count()))
+        # every state of a triple is in a (prev, state) pair of the support table
+        states = s.select(state=s.prev).union(s.select(state=s.state)).distinct()
         self.n_states_ = int(engine.scalar(states.count()))
         self.n_transitions_ = int(engine.scalar(s.count()))
         self.engine_ = engine
@@ -76,13 +86,29 @@ class TransitionModel:
         if not hasattr(self, "support_"):
             raise NotFittedError("this TransitionModel is not fitted yet; call fit() first")
 
-    def score(self, transitions: ibis.Table) -> ibis.Table:
+    def score(self, transitions: ibis.Table, own: str | None = None,
+              client: Sequence[str] | None = None) -> ibis.Table:
         """``transitions`` plus ``support`` (other clients), ``out`` (other clients leaving ``prev``),
-        ``prob`` and ``surprisal`` (bits, ``-log2 prob``)."""
+        ``prob`` and ``surprisal`` (bits, ``-log2 prob``).
+
+        ``own`` names a boolean column saying whether the row's client is among the fitted triples'
+        clients, for scoring the very transitions the model was fitted on: each of those rows is
+        then one of its client's own triples exactly when its client vouched (``vouches_client``
+        from the sessions), which spares joining every row to the triples. Without it, the row's
+        (client, prev, state) is looked up in the triples, the client by the ``client`` columns of
+        ``transitions`` (those it was fitted with by default).
+        """
         self._check()
-        own = self.triples_.mutate(own=ibis.literal(1, "int64"))
-        t = transitions.left_join(own, ["client", "prev", "state"]).select(
-            transitions, own=ibis._.own.fill_null(0))
+        if own is None:
+            mine = self.triples_.mutate(own=ibis.literal(1, "int64"))
+            theirs = list(client) if client is not None else self.client_
+            on = [transitions[a] == mine[b] for a, b in zip(theirs, self.client_)]
+            on += [transitions.prev == mine.prev, transitions.state == mine.state]
+            t = transitions.left_join(mine, on).select(transitions, own=mine.own.fill_null(0))
+        elif self.vouch == "all":
+            t = transitions.mutate(own=ibis.literal(1, "int64"))
+        else:
+            t = transitions.mutate(own=transitions[own].cast("int64"))
         t = t.left_join(self.support_, ["prev", "state"]).select(
             t, raw_support=ibis._.support.fill_null(0))
         t = t.left_join(self.out_, ["prev"]).select(t, raw_out=ibis._.out.fill_null(0))

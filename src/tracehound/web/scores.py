@@ -1,9 +1,10 @@
 """Risk levels and :class:`WebScores`, what ``WebSessionDetector.score`` hands to ``detect``.
 
-The scores carry the scored transitions and sessions as engine tables (staged Parquet), never the
-rows: a 10-million-line log stays in the engine, and only the per-client aggregate or the chosen
-sessions come back to Python. Because every per-call result lives here and not on the detector,
-scoring another table between ``score`` and ``detect`` cannot change what ``detect`` reports.
+The scores carry the scored transitions and sessions as engine tables (the sessions staged Parquet,
+the transitions an expression over staged tables), never the rows: a 10-million-line log stays in
+the engine, and only the per-client aggregate or the chosen sessions come back to Python. Because
+every per-call result lives here and not on the detector, scoring another table between ``score``
+and ``detect`` cannot change what ``detect`` reports.
 """
 
 from __future__ import annotations

@@ -39,10 +39,11 @@ from ..engine import Engine
 from ..errors import ConfigError
 from ..findings import Finding
 from .findings import client_finding
-from .markov import VOUCHES, TransitionModel
+from .markov import VOUCHES, TransitionModel, vouches
 from .scores import HIGH, LOW, MEDIUM, RISK_NAMES, WebScores
-from .sessions import CLIENT_KEYS, session_parts, session_stats, with_session_id
-from .states import END, START, state_transitions
+from .sessions import (CLIENT_KEYS, SESSION_KEYS, client_ids, client_names, session_pace, session_pages,
+                       session_runs, session_totals, with_agent, with_session_id, with_session_names)
+from .states import END, START, is_static, state_transitions
 
 __all__ = ["HIGH", "HOME_PATHS", "LOW", "MEDIUM", "RISK_NAMES", "SEVERITIES", "WebScores",
            "WebSessionDetector", "canaries_from_robots", "split_baseline"]
@@ -160,32 +161,48 @@ class WebSessionDetector:
         _integer("max_findings", self.max_findings)
 
     # -- pipeline pieces --------------------------------------------------------------------------
-    def _stage(self, requests: ibis.Table, engine: Engine) -> tuple[ibis.Table, ibis.Table]:
-        """Sessionised requests (only the columns the hunt uses) and their state transitions,
-        each staged once as Parquet because fitting and scoring query them several times."""
-        slim = requests.select("event_id", "time", "client_ip", "user_agent", "method", "path", "status")
-        parts = engine.materialize(session_parts(
-            slim, gap=timedelta(minutes=self.gap_minutes), max_length=timedelta(hours=self.max_session_hours),
-            client=self.client), "web-sessions")
-        sessions = with_session_id(parts, self.client)
-        transitions = engine.materialize(state_transitions(sessions, fold_static=self.fold_static),
-                                         "web-transitions")
-        return sessions, transitions
+    def _stage(self, requests: ibis.Table, engine: Engine) -> tuple[ibis.Table, ibis.Table, ibis.Table]:
+        """The clients (numbered), the sessionised requests (only the columns the hunt uses) and
+        their state transitions, each staged once as Parquet because fitting and scoring query them
+        several times.
+
+        Sessions and transitions are keyed by :data:`~tracehound.web.sessions.SESSION_KEYS` (client
+        number, run, chunk), never by address, user agent or the ``session_id`` text, which is built
+        only for the sessions shown. Both also carry ``vouches_client`` (the client made a transition
+        the server answered below 400), the leave-one-out test for scoring these very transitions,
+        computed on the window that numbers the runs.
+        """
+        slim = with_agent(requests.select("event_id", "time", "client_ip", "user_agent", "method", "path",
+                                          "status"), self.client)
+        names = client_names(self.client)
+        clients = engine.materialize(client_ids(slim, self.client), "web-clients")
+        slim = slim.join(clients.select("cid", *names), names).drop(*names)
+        if self.client != "ip":  # the client's user agent is on its row of ``clients``
+            slim = slim.drop("user_agent")
+        page = ~is_static(slim.path) if self.fold_static else ibis.literal(True)
+        slim = slim.mutate(vouches=page & vouches(slim.status))
+        runs = session_runs(slim, gap=timedelta(minutes=self.gap_minutes),
+                            max_length=timedelta(hours=self.max_session_hours), by=["cid"], mark="vouches")
+        sessions = engine.materialize(runs.drop("vouches"), "web-sessions")
+        moves = state_transitions(sessions, fold_static=self.fold_static, keys=SESSION_KEYS,
+                                  carry=(*SESSION_KEYS, "vouches_client"))
+        return clients, sessions, engine.materialize(moves, "web-transitions")
 
     def fit(self, baseline: ibis.Table, engine: Engine) -> "WebSessionDetector":
         """Learn the transition model from ``web_requests`` (a baseline window or all of it).
 
-        The staged sessions and transitions of ``baseline`` are kept (``baseline_*_``) so that
-        scoring the same expression — the common case, fit and score on one log — does not
+        The staged clients, sessions and transitions of ``baseline`` are kept (``baseline_*_``) so
+        that scoring the same expression — the common case, fit and score on one log — does not
         sessionise it twice; they are a pure function of ``baseline``, so reusing them cannot
         change any result.
         """
         self.validate()
-        sessions, transitions = self._stage(baseline, engine)
-        self.model_ = TransitionModel(alpha=self.alpha, vouch=self.vouch).fit(transitions, engine)
+        clients, sessions, transitions = self._stage(baseline, engine)
+        self.model_ = TransitionModel(alpha=self.alpha, vouch=self.vouch).fit(transitions, engine, client=("cid",))
         self.n_clients_ = self.model_.n_clients_
         self.rare_support_ = max(float(self.min_support), self.rare_fraction * self.n_clients_)
         self.baseline_ = baseline
+        self.baseline_clients_ = clients
         self.baseline_sessions_ = sessions
         self.baseline_transitions_ = transitions
         self.engine_ = engine
@@ -194,16 +211,26 @@ class WebSessionDetector:
     def score(self, events: ibis.Table) -> WebScores:
         """Rate every transition and session of ``events`` (``web_requests``) under the fitted model.
 
-        Both tables are computed in the engine and staged as Parquet; nothing is kept on the
+        Everything is computed in the engine: the sessions are staged as Parquet, the transitions
+        stay an expression over the staged transitions and model (only the per-session aggregate
+        reads all of them; ``detect`` asks for its few clients' rows). Nothing is kept on the
         detector, so each call's :class:`WebScores` is its own.
         """
         check_fitted(self)
         self.validate()
         if events.equals(self.baseline_):
-            sessions, transitions = self.baseline_sessions_, self.baseline_transitions_
+            clients, sessions = self.baseline_clients_, self.baseline_sessions_
+            transitions = self.baseline_transitions_
+            t = self.model_.score(transitions, own="vouches_client")
         else:
-            sessions, transitions = self._stage(events, self.engine_)
-        t = self.model_.score(transitions)
+            clients, sessions, transitions = self._stage(events, self.engine_)
+            # the model knows the baseline's client numbers: look each client up by name
+            names = client_names(self.client)
+            known = self.baseline_clients_.select(*names, base_cid="cid")
+            ids = clients.left_join(known, names).select("cid", "base_cid")
+            transitions = transitions.left_join(ids, "cid").select(transitions, "base_cid")
+            t = self.model_.score(transitions, client=("base_cid",)).drop("base_cid")
+        keys = list(SESSION_KEYS)
         homes = [f"{m} {p}" for m in ("GET", "HEAD") for p in self.home_paths]
         exempt = (t.state == t.prev) | t.state.isin(homes) | (t.state == END)
         failed = _refused(t.status)
@@ -216,7 +243,8 @@ class WebSessionDetector:
         served = (t.status.fill_null(999) < 400) & (t.state != END) & ~t.state.isin(homes)
         t = t.mutate(failed=failed, canary=canary, dead=dead.cast("int64"), off_map=off_map,
                      rare=rare, exempt=exempt, served=served.cast("int64"))
-        whole = ibis.window(group_by=t.session_id)
+        # the whole session, ordered as the rarest window below is, so both share one sort
+        whole = ibis.window(group_by=[t[k] for k in keys], order_by=t.step, preceding=None, following=None)
         dead_ends = t.dead.sum().over(whole)
         # A visitor from a stale search result: the only dead end is where it landed, then it read
         # the site. A probe is not followed by browsing.
@@ -224,17 +252,31 @@ class WebSessionDetector:
         probing = t.rare & t.failed & (t.off_map | (dead_ends >= DEAD_ENDS_FOR_HIGH)) & ~stale_landing
         risk = ibis.cases((t.canary, HIGH), (t.exempt, LOW), (probing, HIGH), (t.rare, MEDIUM),
                           else_=LOW)
-        t = t.mutate(risk=risk.cast("int64")).drop("dead", "off_map", "rare", "exempt", "served")
-        w = ibis.window(group_by=t.session_id, order_by=t.step, preceding=0, following=self.window - 1)
-        t = self.engine_.materialize(t.mutate(window_mean=t.surprisal.mean().over(w)), "web-scored")
-        per = t.group_by("session_id").agg(
+        t = t.mutate(risk=risk.cast("int64")).drop("dead", "off_map", "rare", "exempt", "served", "vouches_client",
+                                                   "ts", "pause")
+        w = ibis.window(group_by=[t[k] for k in keys], order_by=t.step, preceding=0, following=self.window - 1)
+        # Not staged: only the per-session aggregate below reads every row, and ``detect`` reads the
+        # rows of its few chosen clients, which the engine filters before the windows.
+        t = t.mutate(window_mean=t.surprisal.mean().over(w))
+        per = t.group_by(keys).agg(
             risk=t.risk.max(), score=t.window_mean.max(), mean_surprisal=t.surprisal.mean(),
             transitions=t.count(), high=(t.risk == HIGH).sum(), medium=(t.risk == MEDIUM).sum(),
             canary_hits=t.canary.cast("int64").sum(),
             evidence_bits=ibis.ifelse(t.risk >= MEDIUM, t.surprisal, 0.0).sum())
-        scored = self.engine_.materialize(session_stats(sessions).join(per, "session_id"),
-                                          "web-session-scores")
-        return WebScores(transitions=t, sessions=scored, n_clients=self.n_clients_,
+        # with assets folded, the transitions into pages are the session's pages, pauses and all
+        pages = transitions.filter(transitions.state != END) if self.fold_static else session_pages(sessions, keys)
+        totals = session_totals(sessions, keys)
+        if "user_agent" not in sessions.columns:
+            totals = totals.join(clients.select("cid", "user_agent"), "cid")
+        stats = session_pace(totals, pages, keys).join(per, keys).join(
+            clients.select("cid", *client_names(self.client)), "cid")
+        stats = with_session_id(stats, self.client)
+        shown = ("session_id", "client_ip")
+        hidden = {*shown, "run", "chunk", "agent", "client"}
+        stats = stats.select(*shown, *(c for c in stats.columns if c not in hidden))
+        scored = self.engine_.materialize(stats, "web-session-scores")
+        return WebScores(transitions=with_session_names(t, clients, self.client), sessions=scored,
+                         n_clients=self.n_clients_,
                          rare_support=self.rare_support_, engine=self.engine_)
 
     # -- findings ---------------------------------------------------------------------------------
@@ -256,7 +298,9 @@ class WebSessionDetector:
         if chosen.empty:
             return []
         order = engine.to_pandas(clients)["client_ip"].tolist()
-        flagged = trans.filter(trans.session_id.isin(chosen["session_id"].tolist()) & (trans.risk >= MEDIUM))
+        # by client number first: it filters the stored rows before their names are joined on
+        flagged = trans.filter(trans.cid.isin(chosen["cid"].unique().tolist())
+                               & trans.session_id.isin(chosen["session_id"].tolist()) & (trans.risk >= MEDIUM))
         rows = engine.to_pandas(flagged.select(
             "session_id", "step", "event_id", "time", "status", "prev", "state", "support", "prob",
             "surprisal", "risk", "canary").order_by(["session_id", "step"]))

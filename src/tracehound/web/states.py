@@ -13,6 +13,8 @@ page, ``/apple-touch-icon.png`` from every iPhone). The price is that a probe fo
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import ibis
 
 START = "START"
@@ -41,28 +43,37 @@ def is_static(path: ibis.StringValue) -> ibis.BooleanValue:
     return path.fill_null("").re_search(STATIC_EXT)
 
 
-def state_transitions(sessions: ibis.Table, *, fold_static: bool = True) -> ibis.Table:
+#: The columns :func:`state_transitions` carries over from a :func:`~tracehound.web.sessions.sessionize` table.
+SESSION_COLUMNS = ("client", "client_ip", "user_agent", "session_id")
+
+
+def state_transitions(sessions: ibis.Table, *, fold_static: bool = True,
+                      keys: Sequence[str] = ("session_id",), carry: Sequence[str] = SESSION_COLUMNS) -> ibis.Table:
     """One row per transition ``prev → state`` in each session, including ``START →`` and ``→ END``.
 
-    Columns: ``client, client_ip, user_agent, session_id, step, event_id, time, status, path, prev,
-    prev_status, state``. The ``→ END`` row has no event, status or path.
+    Columns: ``carry`` (by default ``client, client_ip, user_agent, session_id``), then ``step,
+    event_id, time, ts, pause, status, path, prev, prev_status, state``. The ``→ END`` row has no
+    event, status, path or pause. ``pause`` is the seconds since the session's previous request in
+    the sequence, which is what the pacing statistics need (computed here, on the window that orders
+    the session anyway). ``keys``: the columns that name a session (``session_id`` by default; the
+    hunt passes :data:`~tracehound.web.sessions.SESSION_KEYS`, which spares building that text per
+    request).
     """
     t = sessions
     if fold_static:
         t = t.filter(~is_static(t.path))
     t = t.mutate(state=t.method.fill_null("?") + " " + template_path(t.path))
-    w = ibis.window(group_by=t.session_id, order_by=[t.ts, t.event_id])
+    w = ibis.window(group_by=[t[k] for k in keys], order_by=[t.ts, t.event_id])
     # the session's last request is the one with no next state (a state is never NULL): the same
     # ordered window as the rest, so one sort serves every column
     t = t.mutate(prev=t.state.lag().over(w).fill_null(START), prev_status=t.status.lag().over(w),
-                 step=(ibis.row_number().over(w) + 1).cast("int64"), last=t.state.lead().over(w).isnull())
-    cols = ["client", "client_ip", "user_agent", "session_id", "step", "event_id", "time", "status",
-            "path", "prev", "prev_status", "state"]
+                 step=(ibis.row_number().over(w) + 1).cast("int64"), last=t.state.lead().over(w).isnull(),
+                 pause=(t.ts - t.ts.lag().over(w)).cast("float64"))
+    cols = [*carry, "step", "event_id", "time", "ts", "pause", "status", "path", "prev", "prev_status", "state"]
     moves = t.select(*cols)
     last = t.filter(t.last)
     ends = last.select(
-        client=last.client, client_ip=last.client_ip, user_agent=last.user_agent,
-        session_id=last.session_id, step=last.step + 1, event_id=ibis.null("string"),
-        time=last.time, status=ibis.null("int64"), path=ibis.null("string"), prev=last.state,
+        *carry, step=last.step + 1, event_id=ibis.null("string"), time=last.time, ts=last.ts,
+        pause=ibis.null("float64"), status=ibis.null("int64"), path=ibis.null("string"), prev=last.state,
         prev_status=last.status, state=ibis.literal(END))
     return moves.union(ends)
