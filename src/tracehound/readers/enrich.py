@@ -126,6 +126,8 @@ def _spread(keys: pa.Array, lookup: Callable[[list[str]], list[tuple]], where: p
     """``lookup`` of each row's key — ``width`` values per key — computed once per distinct non-empty
     key; one array per value (rows outside ``where`` and rows with a null or empty key get null)."""
     if where is not None:
+        if not pc.any(where).as_py():  # nothing to look up (a source that gives every value)
+            return [pa.nulls(len(keys), pa.string())] * width
         keys = pc.if_else(where, keys, pa.scalar(None, keys.type))
     distinct = pc.drop_null(pc.unique(keys))
     distinct = distinct.filter(pc.not_equal(distinct, ""))

@@ -115,6 +115,9 @@ WITH raw AS (
         TimeGenerated ->> '$' AS time_text,
         UserPrincipalName ->> '$' AS user_text,
         IPAddress ->> '$' AS ip_text,
+        -- computed once here, each read by the mapping and by the plain check below
+        TRY_CAST(TimeGenerated ->> '$' AS TIMESTAMPTZ) AS time_value,
+        regexp_full_match(AutonomousSystemNumber::VARCHAR, '[0-9]{{1,18}}') AS asn_digits,
         -- the country from LocationDetails, else the flat Location field
         CASE WHEN coalesce(LocationDetails.countryOrRegion ->> '$', '') = '' THEN Location
              ELSE LocationDetails.countryOrRegion END AS country_json,
@@ -127,7 +130,7 @@ WITH raw AS (
 )
 SELECT
     id_text AS event_id,
-    TRY_CAST(time_text AS TIMESTAMPTZ) AS time,
+    time_value AS time,
     lower(trim(user_text)) AS "user",
     result_code AS result,
     result_code = 0 AS success,
@@ -139,21 +142,19 @@ SELECT
     ? AS source,
     'entra' AS provider,
     {_failure_kind("result_code")} AS failure_kind,
-    CASE WHEN regexp_full_match(AutonomousSystemNumber::VARCHAR, '[0-9]{{1,18}}')
-         THEN CAST(AutonomousSystemNumber::VARCHAR AS BIGINT) END AS asn,
+    CASE WHEN asn_digits THEN CAST(AutonomousSystemNumber::VARCHAR AS BIGINT) END AS asn,
     CAST(NULL AS BOOLEAN) AS is_proxy,
     ({_is_string("Id")} AND id_text <> ''
      AND {_is_string("TimeGenerated")} AND regexp_full_match(time_text, '{_ISO_UTC}')
-     AND substr(time_text, 1, 4) <> '0000' AND TRY_CAST(time_text AS TIMESTAMPTZ) IS NOT NULL
+     AND substr(time_text, 1, 4) <> '0000' AND time_value IS NOT NULL
      AND {_is_string("UserPrincipalName")} AND user_text <> '' AND {_is_printable("user_text")}
      AND result_code IS NOT NULL
      AND {_is_text("IPAddress")} AND coalesce(ip_text = '' OR regexp_full_match(ip_text, '{PLAIN_IP}'), true)
-     AND TRY_CAST(time_text AS TIMESTAMPTZ) BETWEEN ?::TIMESTAMPTZ AND ?::TIMESTAMPTZ
+     AND time_value BETWEEN ?::TIMESTAMPTZ AND ?::TIMESTAMPTZ
      AND {_is_text("country_json")}
      AND {" AND ".join(_is_text(json) for json in _PLAIN_TEXT.values())}
      AND coalesce(IsInteractive::VARCHAR IN ('null', 'true', 'false'), true)
-     AND coalesce(AutonomousSystemNumber::VARCHAR = 'null'
-                  OR regexp_full_match(AutonomousSystemNumber::VARCHAR, '[0-9]{{1,18}}'), true)
+     AND coalesce(AutonomousSystemNumber::VARCHAR = 'null' OR asn_digits, true)
     ) AS plain
 FROM parts
 """
@@ -178,6 +179,22 @@ class BulkRead:
         self.complete = False
 
     def batches(self) -> Iterator[pa.RecordBatch]:
+        """Canonical batches of about ``batch_rows`` rows. DuckDB hands out small batches (a few
+        thousand rows); mapping, enriching and staging each costs a fixed overhead, so they are
+        joined first."""
+        pending: list[pa.RecordBatch] = []
+        rows = 0
+        for batch in self._plain():
+            pending.append(batch)
+            rows += batch.num_rows
+            if rows >= self.batch_rows:
+                yield self._canonical(pa.concat_batches(pending))
+                pending, rows = [], 0
+        if pending:
+            yield self._canonical(pa.concat_batches(pending))
+
+    def _plain(self) -> Iterator[pa.RecordBatch]:
+        """DuckDB's batches of plain records within the limits, as DuckDB gives them."""
         with contextlib.ExitStack() as stack:
             check = stack.enter_context(_LimitCheck(self.path, self.limits))
             if check.cut_before(1) == 0:
@@ -204,7 +221,7 @@ class BulkRead:
                         batch = batch.slice(0, first_odd)
                     if batch.num_rows:
                         self.records += batch.num_rows
-                        yield self._canonical(batch)
+                        yield batch
                     if first_odd >= 0:
                         return
             except (duckdb.Error, UnicodeError, OSError, pa.ArrowException):

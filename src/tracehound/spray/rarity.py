@@ -199,24 +199,27 @@ def with_bits(scoped: ibis.Table, rarities: list[FieldRarity], engine: Engine,
         parts = [scoped.select(feature=ibis.literal(fr.feature), value=scoped[f"f_{fr.feature}"]).distinct()
                  for fr in rarities]
         raw_values = engine.to_pandas(parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0])
-    t = scoped
+    lookups = []
     for fr in rarities:
         raw = sorted(set(raw_values.value[raw_values.feature == fr.feature].astype(str)))
         category = [canonical_value(v) for v in raw]
         anomalous = dict(zip(fr.values.value.astype(str), fr.values.anomalous.astype(bool)))
-        lookup = engine.load(pa.table({
+        lookups.append(engine.load(pa.table({
             f"v_{fr.feature}": pa.array(raw, pa.string()), f"c_{fr.feature}": pa.array(category, pa.string()),
             f"a_{fr.feature}": pa.array([anomalous.get(c, True) for c in category], pa.bool_())}),
-            "spray_lookup")
-        name = f"f_{fr.feature}"
-        t = t.left_join(lookup, t[name] == lookup[f"v_{fr.feature}"])
-        t = t.mutate(**{name: t[f"c_{fr.feature}"].fill_null(t[name]),
-                        f"b_{fr.feature}": t[f"a_{fr.feature}"].fill_null(True).cast("int64")}) \
-             .drop(f"v_{fr.feature}", f"c_{fr.feature}", f"a_{fr.feature}")
+            "spray_lookup"))
+    # One chain of joins and one projection at its end: Ibis compiles a flat join chain far faster
+    # than ten nested join-and-project steps, and the engine plans the same joins.
+    t = scoped
+    for fr, lookup in zip(rarities, lookups):
+        t = t.left_join(lookup, t[f"f_{fr.feature}"] == lookup[f"v_{fr.feature}"])
+    names = {f"f_{fr.feature}" for fr in rarities}
+    bits = {f"b_{fr.feature}": t[f"a_{fr.feature}"].fill_null(True).cast("int64") for fr in rarities}
     pattern = ibis.literal(0, type="int64")
     for i, fr in enumerate(rarities):
-        pattern = pattern + t[f"b_{fr.feature}"] * (1 << i)
-    return t.mutate(pattern=pattern)
+        pattern = pattern + bits[f"b_{fr.feature}"] * (1 << i)
+    columns = [t[f"c_{c[2:]}"].fill_null(t[c]).name(c) if c in names else t[c] for c in scoped.columns]
+    return t.select(*columns, **bits, pattern=pattern)
 
 
 def stage(engine: Engine, frame: pd.DataFrame) -> ibis.Table:
