@@ -17,6 +17,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import ibis
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -241,7 +242,9 @@ def test_feature_values_are_trimmed_and_blanks_share_one_category(engine):
                 for v in values]
     known = pd.DataFrame({"value": ["IMAP4", EMPTY, "a b"], "anomalous": [True, False, False]})
     rarity = FieldRarity("app", known, threshold_log_p=0.0, n_baseline=3, n_categories=3)
-    bits = with_bits(table.select("i", f_app=feature_column(table, "app")), [rarity], engine)
+    scoped = table.select("i", f_app=feature_column(table, "app"))
+    raw = engine.to_pandas(scoped.select(feature=ibis.literal("app"), value=scoped.f_app).distinct())
+    bits = with_bits(scoped, [rarity], engine, raw)
     got = engine.to_pandas(bits.select("i", "f_app", "b_app")).sort_values("i")
     assert got.f_app.tolist() == expected
     flags = dict(zip(known.value, known.anomalous))

@@ -351,9 +351,7 @@ class _LimitCheck:
             self._changed.wait_for(lambda: self._done or self._vouched >= n)
             if self._error is not None:
                 raise self._error
-            if self._vouched >= n and (self._result is None or self._result >= n):
-                return None
-            return self._result if self._done else None
+            return None if self._vouched >= n else self._result  # not vouched for: the pass is done
 
 
 #: Every byte but the brackets that open a level and the newline (deleted to count brackets per line).

@@ -300,7 +300,8 @@ def read_signins(paths: str | Path | Iterable[str | Path], engine: Engine, *,
     """The canonical ``signins`` table on ``engine``, and what was read and set aside.
 
     Parsed batches are written as Parquet parts into the engine's staging area (in a thread, beside
-    the parse of the next: :class:`~.staging.ArrowParts`) and read back by the engine; Parquet already in the canonical schema is checked and read by the engine from its file.
+    the parse of the next: :class:`~.staging.ArrowParts`) and read back by the engine; Parquet
+    already in the canonical schema is checked and read by the engine from its file.
     ``progress(files_done, files_total)`` is called as files are read (the CLI draws a bar with it).
     ``require``: raise :class:`InputFormatError` when no input is a sign-in log (the pipeline, which
     only hands over files it recognised, reports them instead and gets an empty table). ``formats``:

@@ -32,12 +32,13 @@ BATCH_ROWS = 100_000
 
 
 class PartWriter:
-    """Buffers canonical rows and writes them as Parquet parts, so memory stays at one batch."""
+    """Buffers canonical rows and writes them as Parquet parts (through :class:`ArrowParts`), so
+    memory stays at one batch."""
 
     def __init__(self, folder: Path, schema: pa.Schema, batch_rows: int = BATCH_ROWS) -> None:
         self.folder, self.schema, self.batch_rows = folder, schema, batch_rows
         self.rows: list[dict] = []
-        self.parts = 0
+        self._parts = ArrowParts(folder)
 
     def add(self, row: dict) -> None:
         self.rows.append(row)
@@ -45,16 +46,15 @@ class PartWriter:
             self.flush()
 
     def flush(self, force: bool = False) -> None:
-        if not self.rows and not (force and self.parts == 0):
+        if not self.rows and not (force and self._parts.parts == 0):
             return
-        table = pa.Table.from_pylist(self.rows, schema=self.schema)
-        pq.write_table(table, self.folder / f"part-{self.parts:05d}.parquet")
-        self.parts += 1
+        self._parts.write(pa.Table.from_pylist(self.rows, schema=self.schema))
         self.rows = []
 
     def close(self) -> None:
         """Write what is buffered; an input with no rows still gets one empty part (a valid table)."""
         self.flush(force=True)
+        self._parts.close()
 
 
 class ArrowParts:
@@ -82,14 +82,18 @@ class ArrowParts:
         if pending is not None:
             pending.result()
 
-    def __enter__(self) -> "ArrowParts":
-        return self
-
-    def __exit__(self, *exc) -> None:
+    def close(self) -> None:
+        """Wait for the last part (raising its error, if any) and stop the thread."""
         try:
             self._wait()
         finally:
             self._pool.shutdown(wait=True)
+
+    def __enter__(self) -> "ArrowParts":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 def parse_time(value) -> datetime:

@@ -216,7 +216,8 @@ def campaign_rows(campaign: ibis.Table, members: pd.Series, anomalous: dict[int,
     conf = conf.assign(w=lambda f: f.n * f.confidence).groupby("campaign").agg(w=("w", "sum"), n=("n", "sum"))
     stats["confidence"] = stats.campaign.map(conf.w / conf.n)
     daily = cells.groupby(["campaign", "day"], as_index=False, sort=True).n.sum()
-    summary, top = field_profiles(campaign, features, engine, group="campaign")
+    summary, top = field_profiles(campaign, features, group="campaign")
+    summary, top = engine.to_pandas(summary), engine.to_pandas(top)
     pairs = rotation_candidates(summary, top, fingerprint_rules)
     rotation = {}
     if not pairs.empty:

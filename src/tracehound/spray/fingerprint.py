@@ -32,7 +32,6 @@ import ibis
 import numpy as np
 import pandas as pd
 
-from ..engine import Engine
 from ..errors import ConfigError
 from .rarity import FieldRarity
 
@@ -83,27 +82,23 @@ def _is_number(value) -> bool:
     return isinstance(value, Real) and not isinstance(value, (bool, np.bool_))
 
 
-def field_profiles(events: ibis.Table, features: tuple[str, ...], engine: Engine,
-                   group: str = "cluster") -> tuple[pd.DataFrame, pd.DataFrame]:
+def field_profiles(events: ibis.Table, features: tuple[str, ...],
+                   group: str = "cluster") -> tuple[ibis.Table, ibis.Table]:
     """Per (group, feature): distinct values, attempts and entropy; and the top values with counts.
 
-    One engine query: the value counts per (group, feature, value), whose size is bounded by
-    groups × features × distinct values; the summary and the top values are both computed from
-    them here. The group column comes back named ``cluster`` whatever ``group`` is. The summary is
-    a histogram of value counts (``values`` values were used ``n`` times each), all integers: the
-    entropy is then summed in Python in a fixed order (:func:`_summarise`), where a float sum in the
-    engine would depend on the order its threads meet the rows. The top values are the
-    ``TOP_VALUES`` most used, ties by value.
+    Both are aggregates whose size is bounded by groups × features (× ``TOP_VALUES``); the group
+    column comes back named ``cluster`` whatever ``group`` is. The summary is a histogram of value
+    counts (``values`` values were used ``n`` times each), all integers: the entropy is then summed
+    in Python in a fixed order (:func:`_summarise`), where a float sum in the engine would depend
+    on the order its threads meet the rows.
     """
     parts = [events.select(cluster=events[group], feature=ibis.literal(name), value=events[f"f_{name}"])
              for name in features]
     stacked = parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]
-    vc = engine.to_pandas(stacked.group_by(["cluster", "feature", "value"]).agg(n=stacked.count()))
-    vc = vc.astype({"n": "int64"})
-    summary = vc.groupby(["cluster", "feature", "n"], as_index=False, sort=True).size() \
-        .rename(columns={"size": "values"})
-    top = vc.sort_values(["cluster", "feature", "n", "value"], ascending=[True, True, False, True], kind="stable") \
-        .groupby(["cluster", "feature"], sort=False).head(TOP_VALUES).reset_index(drop=True)
+    vc = stacked.group_by(["cluster", "feature", "value"]).agg(n=stacked.count())
+    summary = vc.group_by(["cluster", "feature", "n"]).agg(values=vc.count())
+    rank = ibis.row_number().over(group_by=[vc.cluster, vc.feature], order_by=[ibis.desc(vc.n), vc.value])
+    top = vc.mutate(rank=rank).filter(lambda r: r["rank"] < TOP_VALUES).drop("rank")
     return summary, top
 
 

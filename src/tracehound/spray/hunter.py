@@ -233,7 +233,8 @@ class SprayHunter:
         _require_columns(events, self.features_)
         scoped = self._scope(events, self.features_, engine)
         retried = int(engine.scalar(scoped.retried.cast("int64").sum()) or 0)
-        return _stage_bits(events, scoped, self.rarities_, retried, engine)
+        raw_values = engine.to_pandas(value_counts(scoped, self.features_))
+        return _stage_bits(events, scoped, self.rarities_, retried, engine, raw_values)
 
     # -- detect ------------------------------------------------------------------------------------
     def detect(self, scores: SprayScores) -> list[Finding]:
@@ -249,17 +250,18 @@ class SprayHunter:
                                .select("campaign", "event_id", "user", "ip", "time"))
         plots = plot_evidence(kept, campaign, bits, engine, mixture=self.mixture_, components=self.components_,
                               features=self.features_, rarities=self.rarities_)
-        findings, new_successes, carriers = [], None, {}
+        sprays = kept[kept.kind == PASSWORD_SPRAY]
+        if not sprays.empty:  # what every spray's success matching shares
+            new_successes = new_to_user(bits)
+            carriers = fingerprint_carriers(bits, dict(zip(sprays.campaign.astype(int), sprays.fingerprint)),
+                                            engine)
+        findings = []
         for rank, row in enumerate(kept.itertuples(index=False), start=1):
             # Counts come back as floats when dropped clusters (no counts) share the frame.
             row = row._replace(**{c: int(getattr(row, c)) for c in ("attempts", "users", "ips", "active_days")})
             ev = ids[ids.campaign == row.campaign].sort_values(["time", "event_id"])
             successes = pd.DataFrame(columns=["event_id", "user", "time"])
             if row.kind == PASSWORD_SPRAY:
-                if new_successes is None:
-                    new_successes = new_to_user(bits)
-                    carriers = fingerprint_carriers(bits, {int(r.campaign): r.fingerprint for r in
-                                                           kept.itertuples() if r.kind == PASSWORD_SPRAY}, engine)
                 successes = match_successes(
                     bits, new_successes, campaign, row, engine, carriers=carriers.get(int(row.campaign), 0),
                     success_patterns=scores.success_patterns,
@@ -288,9 +290,9 @@ spray_hunt.__signature__ = inspect.Signature(
 
 
 def _stage_bits(events: ibis.Table, scoped: ibis.Table, rarities: list[FieldRarity], retried: int,
-                engine: Engine, raw_values: pd.DataFrame | None = None) -> _Staged:
+                engine: Engine, raw_values: pd.DataFrame) -> _Staged:
     """The bits of ``scoped`` (cached: every later step reads them) and their pattern counts;
-    ``raw_values``: its raw feature values, when known (see :func:`.rarity.with_bits`)."""
+    ``raw_values``: its raw feature values (see :func:`.rarity.with_bits`)."""
     bits = with_bits(scoped, rarities, engine, raw_values).cache()
     patterns = engine.to_pandas(bits.group_by(["pattern", "is_candidate", "success"]).agg(n=bits.count()))
     return _Staged(events=events, bits=bits, patterns=patterns, retried=retried)

@@ -183,22 +183,18 @@ def field_rarity(counts: pd.DataFrame, feature: str, *, alpha: float, rule: str,
 
 
 def with_bits(scoped: ibis.Table, rarities: list[FieldRarity], engine: Engine,
-              raw_values: pd.DataFrame | None = None) -> ibis.Table:
+              raw_values: pd.DataFrame) -> ibis.Table:
     """Join each feature's raw value → (category, anomalous) lookup onto the events: ``f_<feature>``
     becomes the category, plus ``b_<feature>`` bits and ``pattern``.
 
-    ``raw_values`` (columns ``feature``, ``value``) are the raw values of ``scoped``, when the caller
-    has them (:func:`value_counts` of it); else one query collects them. Each is trimmed here in
+    ``raw_values`` (columns ``feature``, ``value``) are the raw values of ``scoped`` (its
+    :func:`value_counts`, which the fit has anyway). Each is trimmed here in
     Python (:func:`canonical_value`) — a few thousand values, not every row. The lookups are staged
     through :meth:`Engine.load` (Parquet read back by the engine), so the join runs the same on
     DuckDB and Spark. ``pattern`` packs the bits into one integer (bit i = feature i) so
     ``group_by(pattern)`` yields the distinct bit-patterns. A category missing from its rarity
     (a value the baseline never had) counts as anomalous.
     """
-    if raw_values is None:
-        parts = [scoped.select(feature=ibis.literal(fr.feature), value=scoped[f"f_{fr.feature}"]).distinct()
-                 for fr in rarities]
-        raw_values = engine.to_pandas(parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0])
     lookups = []
     for fr in rarities:
         raw = sorted(set(raw_values.value[raw_values.feature == fr.feature].astype(str)))
