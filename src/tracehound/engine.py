@@ -60,6 +60,23 @@ class Engine:
             return self.con.read_parquet(target)
         return self.con.read_parquet(str(path))
 
+    def cache(self, expr: ibis.Table) -> ibis.Table:
+        """``expr`` computed once and held by the engine (Ibis ``cache``), for a table several later
+        queries read.
+
+        On DuckDB the table is built without keeping its input's row order: the steps that cache
+        read it only through aggregates, joins and explicit sorts (Spark never keeps an order
+        either, and the parity tests hold both engines to the same findings), and an unordered
+        build runs its threads without waiting on each other.
+        """
+        if self.name != "duckdb":
+            return expr.cache()
+        self.con.raw_sql("SET preserve_insertion_order = false")
+        try:
+            return expr.cache()
+        finally:
+            self.con.raw_sql("SET preserve_insertion_order = true")
+
     def materialize(self, expr: ibis.Table, name: str) -> ibis.Table:
         """Execute ``expr`` into the staging folder and return the stored table.
 

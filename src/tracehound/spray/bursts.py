@@ -70,7 +70,7 @@ def regroup(bits: ibis.Table, campaign: ibis.Table, rows: list[dict], engine: En
     pool = pool.mutate(opens=ibis.ifelse(gap.isnull() | (gap > rules.burst_gap_hours * 3600), 1, 0))
     pool = pool.mutate(window=pool.opens.cumsum(group_by=pool.src, order_by=[pool.time, pool.event_id]))
     owner = campaign.select(o_id=campaign.event_id, o_campaign=campaign.campaign)
-    pool = pool.left_join(owner, pool.event_id == owner.o_id).drop("o_id").cache()
+    pool = engine.cache(pool.left_join(owner, pool.event_id == owner.o_id).drop("o_id"))
     spans = engine.to_pandas(pool.group_by(["src", "window", "o_campaign"]).agg(
         first=pool.time.min(), last=pool.time.max(), n=pool.count()))
     units = _units(spans, bursts, rules.burst_gap_hours, dense=rules.min_attempts)
@@ -91,7 +91,7 @@ def regroup(bits: ibis.Table, campaign: ibis.Table, rows: list[dict], engine: En
     free = free.select(*campaign.columns).cast(campaign.schema())
     # Stored once: the unit attempts are few, and on Spark the lineage of this union inside every
     # later query would otherwise grow with each step.
-    attempts = engine.materialize(kept.union(held).union(free), "spray_bursts").cast(campaign.schema()).cache()
+    attempts = engine.cache(engine.materialize(kept.union(held).union(free), "spray_bursts").cast(campaign.schema()))
     counts = engine.to_pandas(attempts.group_by(["campaign", "cluster"]).agg(n=attempts.count()))
     counts = counts[counts.cluster >= 0].sort_values(["campaign", "cluster"])
     members = counts.groupby("campaign").apply(campaign_members, include_groups=False)

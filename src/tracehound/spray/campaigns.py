@@ -124,7 +124,7 @@ def separate_tools(events: ibis.Table, engine: Engine, *, features: tuple[str, .
     lookup = stage(engine, pats[[*keys, "campaign"]].rename(columns={c: f"l_{c}" for c in keys})
                    .astype({"campaign": "int64"}))
     joined = t.join(lookup, [t[c] == lookup[f"l_{c}"] for c in keys])
-    return joined.drop(*[f"l_{c}" for c in keys], "t_week", "t_hour", "t_user").cache(), spans, alone
+    return engine.cache(joined.drop(*[f"l_{c}" for c in keys], "t_week", "t_hour", "t_user")), spans, alone
 
 
 def measure(bits: ibis.Table, cand_pats: pd.DataFrame, wanted: list[int], anomalous: dict[int, list[str]],
@@ -301,4 +301,4 @@ def expand(bits: ibis.Table, campaign: ibis.Table, rows: list[dict], engine: Eng
     changed = engine.to_pandas(held.select("campaign").distinct().union(moved.select(campaign=moved.x_campaign)
                                                                         .distinct()))
     rest = campaign.anti_join(moved, campaign.event_id == moved.x_id)
-    return rest.union(extra).cache(), {int(c) for c in changed.campaign}
+    return engine.cache(rest.union(extra)), {int(c) for c in changed.campaign}

@@ -38,7 +38,7 @@ from .rarity import (DEFAULT_FEATURES, EMPTY, THRESHOLD_RULES, FieldRarity, cano
                      with_bits)
 from .scores import SprayScores
 from .stale import find_stale, stale_findings, stale_ids
-from .successes import fingerprint_carriers, match_successes, new_to_user
+from .successes import fingerprint_carriers, match_successes, new_to_user, success_span
 
 #: Password-type failures: 50126 invalid username or password, 50055 password expired, 50053 locked
 #: (Smart Lockout answers a locked account, and a sign-in from an address it deems malicious, with
@@ -199,7 +199,7 @@ class SprayHunter:
             scoped = drop_retried(scoped, self.retry_window_hours)
         else:
             scoped = scoped.mutate(retried=ibis.literal(False))
-        return scoped.cache()
+        return engine.cache(scoped)
 
     # -- score -------------------------------------------------------------------------------------
     def score(self, events: ibis.Table) -> SprayScores:
@@ -252,7 +252,9 @@ class SprayHunter:
                               features=self.features_, rarities=self.rarities_)
         sprays = kept[kept.kind == PASSWORD_SPRAY]
         if not sprays.empty:  # what every spray's success matching shares
-            new_successes = new_to_user(bits)
+            new_successes = new_to_user(bits, engine, [
+                (r.fingerprint, *success_span(r, self.fingerprint_rules_))
+                for r in sprays.itertuples(index=False) if r.fingerprint])
             carriers = fingerprint_carriers(bits, dict(zip(sprays.campaign.astype(int), sprays.fingerprint)),
                                             engine)
         findings = []
@@ -293,7 +295,7 @@ def _stage_bits(events: ibis.Table, scoped: ibis.Table, rarities: list[FieldRari
                 engine: Engine, raw_values: pd.DataFrame) -> _Staged:
     """The bits of ``scoped`` (cached: every later step reads them) and their pattern counts;
     ``raw_values``: its raw feature values (see :func:`.rarity.with_bits`)."""
-    bits = with_bits(scoped, rarities, engine, raw_values).cache()
+    bits = engine.cache(with_bits(scoped, rarities, engine, raw_values))
     patterns = engine.to_pandas(bits.group_by(["pattern", "is_candidate", "success"]).agg(n=bits.count()))
     return _Staged(events=events, bits=bits, patterns=patterns, retried=retried)
 

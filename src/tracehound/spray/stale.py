@@ -129,7 +129,7 @@ def stale_ids(bits: ibis.Table, stale: pd.DataFrame, engine: Engine) -> ibis.Tab
         return None
     f = failures(bits)
     lookup = stage(engine, stale[["user", "ip"]].rename(columns={"user": "k_user", "ip": "k_ip"}))
-    return f.join(lookup, (f.user == lookup.k_user) & (f.ip == lookup.k_ip)).select(x_id=f.event_id).cache()
+    return engine.cache(f.join(lookup, (f.user == lookup.k_user) & (f.ip == lookup.k_ip)).select(x_id=f.event_id))
 
 
 def stale_findings(bits: ibis.Table, stale: pd.DataFrame, engine: Engine, first_rank: int) -> list[Finding]:

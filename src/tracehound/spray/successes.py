@@ -19,9 +19,16 @@ from .mixture import BernoulliMixture, cluster_posterior
 from .rarity import decode_patterns
 
 
-def new_to_user(bits: ibis.Table) -> ibis.Table:
+def new_to_user(bits: ibis.Table, engine: Engine,
+                within: list[tuple[dict[str, list[str]], pd.Timestamp, pd.Timestamp]] | None = None) -> ibis.Table:
     """Successful sign-ins new to their user, with what step 8 asks of them (cached: a small table,
     shared by every campaign's success matching).
+
+    ``within``: (fingerprint, first, last) of the campaigns whose successes are looked for; only
+    sign-ins carrying one of those fingerprints inside that span are kept (``None``: every one).
+    Success matching reads nothing else. Each flag is still judged against every success of
+    ``bits`` (the aggregates are over all of them), so cutting the rows changes no flag; what is
+    cached is the few sign-ins a campaign could have got in with, not every success of the input.
 
     New to the user: no earlier success of the user from this IP address. Columns added:
 
@@ -53,6 +60,9 @@ def new_to_user(bits: ibis.Table) -> ibis.Table:
     # The first success from an address is an earlier one by another account iff it precedes this
     # one (this row is its own user's first from the address); one (user, IP) row = one account.
     by_addr = by_ip.group_by(o_ip=by_ip.i_ip).agg(o_first=by_ip.i_first.min(), o_users=by_ip.count())
+    if within is not None:  # the rows looked at; the aggregates above keep every success
+        s = s.filter(ibis.or_(*[matches(s, fp) & (s.time >= lo.to_pydatetime()) & (s.time <= hi.to_pydatetime())
+                                for fp, lo, hi in within]) if within else ibis.literal(False))
     t = s.join(by_ip, (s.user == by_ip.i_user) & (s.ip == by_ip.i_ip) & (s.time == by_ip.i_first))
     t = t.join(by_user, t.user == by_user.u_user)
     t = t.left_join(by_ua, (t.user == by_ua.a_user) & (t.ua_raw == by_ua.a_ua))
@@ -61,8 +71,15 @@ def new_to_user(bits: ibis.Table) -> ibis.Table:
     t = t.mutate(new_ua=(t.a_first == t.time).fill_null(False) | t.ua_raw.isnull(),
                  ip_once=(t.i_n == 1) & later, ua_once=((t.a_n == 1) & later).fill_null(False),
                  ip_shared=t.o_first < t.time, ip_alone=t.o_users == 1, known_user=t.u_first < t.time)
-    return t.drop("i_user", "i_ip", "i_first", "i_n", "u_user", "u_first", "u_last", "a_user", "a_ua",
-                  "a_first", "a_n", "o_ip", "o_first", "o_users").cache()
+    return engine.cache(t.drop("i_user", "i_ip", "i_first", "i_n", "u_user", "u_first", "u_last", "a_user",
+                               "a_ua", "a_first", "a_n", "o_ip", "o_first", "o_users"))
+
+
+def success_span(row, rules: FingerprintRules) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """When a success of the campaign of ``row`` (its row of the cluster table) may fall: its span
+    widened by ``success_slack_days`` each side (a guessed password may be used a little later)."""
+    slack = pd.Timedelta(days=rules.success_slack_days)
+    return row.first_seen - slack, row.last_seen + slack
 
 
 def fingerprint_carriers(bits: ibis.Table, fingerprints: dict[int, dict[str, list[str]]],
@@ -152,8 +169,7 @@ def match_successes(bits: ibis.Table, new_successes: ibis.Table, campaigns: ibis
     shaped = X[:, own].any(axis=1) if own else np.ones(len(X), bool)
     pats = [int(p) for p in succ.pattern[(resp[:, list(row.clusters)].sum(axis=1) >= rules.success_posterior)
                                          & shaped]]
-    slack = pd.Timedelta(days=rules.success_slack_days)
-    lo, hi = row.first_seen - slack, row.last_seen + slack
+    lo, hi = success_span(row, rules)
     in_span = (bits.time >= lo.to_pydatetime()) & (bits.time <= hi.to_pydatetime())
     common = carriers > rules.success_specific_max
     own = campaigns.filter(campaigns.campaign == int(row.campaign))
