@@ -21,7 +21,9 @@ from tracehound.readers import signin_fields
 from tracehound.readers import signins as signins_module
 from tracehound.readers.limits import Limits
 from tracehound.readers.signinlogs_bulk import BulkRead, records_within_limits
+from tracehound.readers import stream as stream_module
 from tracehound.readers.signins import parse_signins
+from tracehound.readers.stream import too_deep
 from tracehound.schema import SIGNINS
 
 from test_signin_readers import AAD, record
@@ -241,6 +243,52 @@ def test_records_within_limits_counts_blank_and_bracketless_lines_across_chunks(
     path.write_bytes(b"\n".join(lines) + b"\n" + b"[" * 70 + b"]" * 70 + b"\n{}\n")
     assert path.stat().st_size > 2 * (1 << 20)
     assert records_within_limits(path, Limits()) == sum(1 for line in lines if line.strip())
+
+
+def _first_over(lines: list[bytes], limits: Limits) -> int | None:
+    """The reference for ``records_within_limits``: every line judged on its own, in order."""
+    records = 0
+    for line in lines:
+        if len(line) > limits.max_line:
+            try:
+                if len(line.decode("utf-8")) > limits.max_line:
+                    return records
+            except UnicodeDecodeError:
+                return records
+        if line.count(b"{") + line.count(b"[") > limits.max_depth:
+            try:
+                if too_deep(orjson.loads(line), limits.max_depth):
+                    return records
+            except orjson.JSONDecodeError:
+                return records
+        records += bool(line.strip())
+    return None
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_records_within_limits_matches_a_line_by_line_judge(tmp_path, monkeypatch, seed):
+    """Chunks far smaller than the line limit, so lines long, deep, blank or bracketless fall across
+    chunk edges, inside chunks and over many chunks: the count is what judging each line gives."""
+    rng = np.random.default_rng(seed)
+    limits = Limits(max_line=int(rng.integers(6_000, 20_000)), max_depth=int(rng.integers(4, 12)))
+
+    def line() -> bytes:
+        kind = rng.choice(8, p=[0.78, 0.03, 0.03, 0.03, 0.07, 0.02, 0.02, 0.02])
+        n = int(rng.integers(5, 3_000))
+        d = int(rng.integers(1, 2 * limits.max_depth))
+        return [b'{"a": "' + b"x" * n + b'"}', b"", b" \t\r", b"not json",
+                b'{"a": "' + b"x" * n + b'", "d": ' + b"[" * d + b"]" * d + b"}",  # deep or not
+                b'{"s": "' + b"[" * (limits.max_depth + 3) + b'"}',    # many brackets in a string: fine
+                b'{"a": "' + "é".encode() * int(rng.integers(limits.max_line // 2, limits.max_line)) + b'"}',
+                b'{"a": "' + b"y" * int(rng.integers(limits.max_line, 2 * limits.max_line)) + b'"}'][kind]
+
+    for chunk in (512, 4_096, 65_536):  # every line crosses a chunk edge, some do, few do
+        monkeypatch.setattr(stream_module, "_CHUNK", chunk)
+        for _ in range(3):  # the first line over lands anywhere; files with none are judged too
+            lines = [line() for _ in range(int(rng.integers(50, 1_500)))]
+            path = tmp_path / "s.jsonl"
+            path.write_bytes(b"\n".join(lines) + (b"\n" if rng.random() < 0.5 else b""))
+            assert records_within_limits(path, limits) == _first_over(lines, limits)
 
 
 def test_small_files_skip_the_fast_path_with_the_same_result(tmp_path, monkeypatch):

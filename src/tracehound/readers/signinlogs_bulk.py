@@ -247,11 +247,12 @@ def records_within_limits(path: Path, limits: Limits, progress: Callable[[int], 
     judged (bad UTF-8, invalid JSON) also ends the count: DuckDB would stop there, and the Python pass
     says what is wrong with it. Only one line is held at a time, and none over ``4 * max_line`` bytes.
     Why it is cheap: each decompressed chunk is measured whole, in C (brackets per line by deleting
-    every other byte), blank lines are looked for only in a chunk with a line that has no bracket
-    (a JSON record always has one), and only a chunk holding a line that may be over is gone through
-    line by line. ``progress(records)`` is told, after each chunk, how many records are vouched for so
-    far; when it returns ``False`` the pass stops there (its reader no longer needs it) and returns
-    that count.
+    every other byte); a chunk whose lines are all short enough, shallow enough and hold a bracket
+    (a JSON record always has one, so none is blank) is counted without joining or copying it; blank
+    lines are looked for only in a chunk with a line that has no bracket, and only a chunk holding a
+    line that may be over is gone through line by line. ``progress(records)`` is told, after each
+    chunk, how many records are vouched for so far; when it returns ``False`` the pass stops there
+    (its reader no longer needs it) and returns that count.
     """
     limit, depth = limits.max_line, limits.max_depth
 
@@ -272,17 +273,31 @@ def records_within_limits(path: Path, limits: Limits, progress: Callable[[int], 
     records = 0
     pending: list[bytes] = []  # the line the last chunk cut, in pieces
     pending_len = 0
+    pending_brackets = b""  # its brackets
     for chunk in TextStream(path, limits=limits).raw():
+        marks = chunk.translate(None, _NOT_BRACKETS)  # each line's brackets and its newline, in C
         cut = chunk.rfind(b"\n")
         if cut < 0:
             pending.append(chunk)
             pending_len += len(chunk)
+            pending_brackets += marks
             if pending_len > 4 * limit:
                 return records
             continue
+        lines = marks.split(b"\n")
+        first, inner = len(pending_brackets) + len(lines[0]), lines[1:-1]  # lines[-1]: cut by the chunk
+        if pending_len + cut <= limit and 0 < first <= depth and \
+                (not inner or (max(map(len, inner)) <= depth and b"" not in inner)):
+            # The usual chunk: no line can be over and every line holds a bracket, so none is blank;
+            # nothing is joined or copied but the cut line's tail.
+            records += len(lines) - 1
+            pending, pending_len, pending_brackets = [chunk[cut + 1:]], len(chunk) - cut - 1, lines[-1]
+            if progress is not None and not progress(records):
+                return records
+            continue
         block = b"".join(pending) + chunk[:cut] if pending else chunk[:cut]  # whole lines only
-        pending, pending_len = [chunk[cut + 1:]], len(chunk) - cut - 1
-        brackets = block.translate(None, _NOT_BRACKETS).split(b"\n")  # each line's brackets, in C
+        pending, pending_len, pending_brackets = [chunk[cut + 1:]], len(chunk) - cut - 1, lines[-1]
+        brackets = block.translate(None, _NOT_BRACKETS).split(b"\n")
         if max(map(len, brackets)) > depth or (len(block) > limit and max(map(len, block.split(b"\n"))) > limit):
             for line in block.split(b"\n"):
                 if over(line):
