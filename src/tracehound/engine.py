@@ -150,6 +150,7 @@ def connect(engine: str = "duckdb", *, master: str | None = None, threads: int |
     is ``local[*]`` by default or any ``spark://`` / ``yarn`` master. Spark needs the ``[spark]`` extra;
     without it this raises :class:`MissingExtraError` with the install command.
     """
+    arrow_memory_pool()
     if engine == "duckdb":
         import duckdb
 
@@ -163,6 +164,23 @@ def connect(engine: str = "duckdb", *, master: str | None = None, threads: int |
         return Engine("spark", ibis.pyspark.connect(session), staging_dir=staging_dir,
                       spark_session=session)
     raise ConfigError(f"unknown engine {engine!r}; expected one of {', '.join(ENGINES)}")
+
+
+def arrow_memory_pool() -> None:
+    """Arrow's buffers come from jemalloc where the pyarrow wheel has it (Linux, macOS), unless
+    ``ARROW_DEFAULT_MEMORY_POOL`` names a pool.
+
+    Why: pyarrow's default, mimalloc, hands freed pages back to the system almost at once, so a read
+    that maps, joins and stages batch after batch faults fresh pages in for every one. Measured on the
+    500k-sign-in benchmark: the read's system time 1.3 → 0.8 s, the read about 10 % faster; joining
+    a read's batches in one go 1.0 → 0.12 s. jemalloc was pyarrow's own default on Linux until 13.0.
+    """
+    if os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
+        return
+    try:
+        pa.set_memory_pool(pa.jemalloc_memory_pool())
+    except NotImplementedError:  # a wheel built without it (Windows): keep the default
+        pass
 
 
 def spark_session(master: str | None = None):
