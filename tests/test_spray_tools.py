@@ -20,7 +20,7 @@ from tracehound.spray.bursts import _units
 from tracehound.spray.fingerprint import FingerprintRules, label_fields, rotation_candidates
 from tracehound.spray.pruning import PruningRules
 from tracehound.spray.rarity import field_rarity
-from tracehound.spray.rotation import target_test, time_test
+from tracehound.spray.rotation import independence_p, target_test, time_test
 from tracehound.spray.stale import _periods
 from tracehound.spray.tools import CONTEXT_ALPHA, TOOL_ALPHA, partition
 
@@ -127,6 +127,28 @@ def test_time_test_accepts_rotation_and_rejects_two_windows():
     windows[rng.random(400) < 0.1] ^= 1
     assert time_test(windows, tbins, np.ones(400)) < 1e-6
     assert time_test(np.zeros(10, np.int64), tbins[:10], np.ones(10)) == 1.0  # nothing to test
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_independence_p_is_scipys_chi2_contingency(seed):
+    """The rotation time test's p-value, computed without scipy.stats, is scipy's to the last bit:
+    tables of every shape the pooling makes, from uniform to strongly dependent."""
+    from scipy import stats
+
+    rng = np.random.default_rng(seed)
+    for _ in range(200):
+        rows, cols = int(rng.integers(1, 7)), int(rng.integers(1, 9))
+        table = rng.integers(1, 60, size=(rows, cols)) * rng.integers(1, 4, size=(rows, 1))
+        if rng.random() < 0.3:
+            table[0] *= 20  # one value far commoner than the rest
+        assert independence_p(table) == float(stats.chi2_contingency(table, correction=False)[1])
+    for _ in range(50):  # and the target test's normal tail is scipy's
+        shares = rng.dirichlet(np.ones(int(rng.integers(2, 6))))
+        tries = rng.integers(2, 6, int(rng.integers(5, 200)))
+        got = pd.DataFrame({"n": tries, "values": rng.integers(1, 3, len(tries))})
+        p_pure = (shares[None, :] ** tries[:, None].astype(float)).sum(axis=1)
+        z = (float((got["values"] == 1).sum()) - p_pure.sum() - 0.5) / np.sqrt((p_pure * (1 - p_pure)).sum())
+        assert target_test(got, shares) == float(stats.norm.sf(z))
 
 
 def test_target_test_rejects_values_tied_to_accounts():

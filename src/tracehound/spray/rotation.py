@@ -23,7 +23,7 @@ from __future__ import annotations
 import ibis
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy.special import chdtrc, ndtr
 
 #: Equal-width time bins over a campaign's span for the time test.
 TIME_BINS = 8
@@ -78,7 +78,19 @@ def time_test(values: np.ndarray, tbins: np.ndarray, n: np.ndarray) -> float:
             pooled.append(current)
     if len(pooled) < 2:
         return 1.0
-    return float(stats.chi2_contingency(np.stack(pooled, axis=1), correction=False)[1])
+    return independence_p(np.stack(pooled, axis=1))
+
+
+def independence_p(observed: np.ndarray) -> float:
+    """p-value of Pearson's χ² test of independence of a table with no zero margin: the arithmetic of
+    ``scipy.stats.chi2_contingency(observed, correction=False)``, step for step, without importing
+    ``scipy.stats`` (0.7 s of every command's start)."""
+    observed = np.asarray(observed, dtype=np.float64)
+    expected = observed.sum(axis=1, keepdims=True) * observed.sum(axis=0, keepdims=True) / observed.sum()
+    dof = expected.size - sum(expected.shape) + expected.ndim - 1
+    if dof == 0:
+        return 1.0
+    return float(chdtrc(dof, ((observed - expected) ** 2 / expected).sum()))
 
 
 def target_test(by_user: pd.DataFrame, shares: np.ndarray) -> float:
@@ -95,7 +107,7 @@ def target_test(by_user: pd.DataFrame, shares: np.ndarray) -> float:
     variance = float((p_pure * (1 - p_pure)).sum())
     if variance <= 0:
         return 1.0 if observed <= expected else 0.0
-    return float(stats.norm.sf((observed - expected - 0.5) / np.sqrt(variance)))
+    return float(ndtr(-(observed - expected - 0.5) / np.sqrt(variance)))  # the normal's upper tail
 
 
 def rotation_tests(by_bin: pd.DataFrame, by_user: pd.DataFrame) -> dict[tuple[int, str], dict]:
