@@ -115,17 +115,21 @@ def value_evidence(campaign: ibis.Table, fields_by_campaign: dict[int, list[str]
     # engine rows come in any order; equal probabilities below keep this one (stable sorts)
     used = used.sort_values(["campaign", "feature", "n", "value"], ascending=[True, True, False, True],
                             kind="stable")
+    # Per field once (a hunt may keep hundreds of campaigns): its probabilities, top values, red values.
+    p_by_value = {f: rarities[f].values.set_index("value").p for f in wanted}
+    top = {f: p.sort_values(ascending=False, kind="stable").head(TOP_BASELINE_VALUES).index.tolist()
+           for f, p in p_by_value.items()}
+    red_values = {f: set(rarities[f].values.value[rarities[f].values.anomalous.astype(bool)]) for f in wanted}
+    own_values = {(int(k), str(f)): g.value.tolist() for (k, f), g in used.groupby(["campaign", "feature"], sort=False)}
     out = {}
     for k, fields in fields_by_campaign.items():
         probs, red = {}, {}
         for f in fields:
-            table = rarities[f].values.set_index("value")
-            own = used[(used.campaign == k) & (used.feature == f)].value.tolist()
-            top = table.p.sort_values(ascending=False, kind="stable").head(TOP_BASELINE_VALUES).index.tolist()
-            shown = table.p.reindex(list(dict.fromkeys(top + own))).dropna()
+            own = own_values.get((int(k), f), [])
+            shown = p_by_value[f].reindex(list(dict.fromkeys(top[f] + own))).dropna()
             shown = shown.sort_values(ascending=False, kind="stable")
             probs[f] = {str(v): float(f"{p:.6g}") for v, p in shown.items()}
-            red[f] = [str(v) for v in own if v in table.index and bool(table.at[v, "anomalous"])]
+            red[f] = [str(v) for v in own if v in red_values[f]]
         out[k] = {"field_value_probabilities": probs, "anomalous_values": red}
     return out
 

@@ -77,9 +77,10 @@ class _Model:
         self.size_flat = np.repeat(self.sizes, self.sizes)
         self.const = float(gammaln(self.alpha * self.sizes).sum())
 
-    def counts(self, mask: np.ndarray) -> np.ndarray:
-        rows = self.flat[mask]
-        return np.bincount(rows.ravel(), weights=np.repeat(self.weights[mask], rows.shape[1]),
+    def counts(self, rows: np.ndarray) -> np.ndarray:
+        """Summed (field, value) counts of the patterns ``rows`` picks (a mask, or indices in order)."""
+        flat = self.flat[rows]
+        return np.bincount(flat.ravel(), weights=np.repeat(self.weights[rows], flat.shape[1]),
                            minlength=self.width)
 
     def score(self, counts: np.ndarray) -> float:
@@ -121,10 +122,17 @@ def partition(codes: np.ndarray, weights: np.ndarray, *, alpha=0.5, conjoin: tup
                 best = (gain, move)
 
         ids = sorted(groups)
+        members: dict[int, np.ndarray] = {}  # a group's patterns, found once per round when needed
+
+        def member(g: int) -> np.ndarray:
+            if g not in members:
+                members[g] = labels == g
+            return members[g]
+
         for g in ids:
             key = (g, version[g])
             if key not in split_cache:
-                split_cache[key] = _best_split(model, labels == g, scores[g])
+                split_cache[key] = _best_split(model, member(g), scores[g])
             found = split_cache[key]
             if found is not None:
                 consider(found[0], ("split", g, found[1]))
@@ -141,7 +149,7 @@ def partition(codes: np.ndarray, weights: np.ndarray, *, alpha=0.5, conjoin: tup
                     continue
                 key = (g, version[g], h, version[h])
                 if key not in move_cache:
-                    move_cache[key] = _best_move(model, labels == g, groups, scores, g, h, conjoin)
+                    move_cache[key] = _best_move(model, member(g), groups, scores, g, h, conjoin)
                 found = move_cache[key]
                 if found is not None:
                     consider(found[0], ("move", g, h, found[1]))
@@ -215,21 +223,25 @@ def _best_move(model: _Model, in_g: np.ndarray, groups: dict, scores: dict, g: i
     combinations ``h``'s tool could have sent, when two tools share some values of each field.
     """
     best = None
-    total = in_g.sum()
-    fits = [groups[h][model.offsets[f]:model.offsets[f] + model.sizes[f]][model.codes[:, f]] > 0
-            for f in range(model.codes.shape[1])]
-    parts = [in_g & fit for fit in fits]
+    idx = np.flatnonzero(in_g)  # only g's patterns are looked at: a pass over all of them per pair was
+    codes = model.codes[idx]    # most of a large hunt's time
+    fits = [groups[h][model.offsets[f]:model.offsets[f] + model.sizes[f]][codes[:, f]] > 0
+            for f in range(codes.shape[1])]
     if len(conjoin) > 1:
-        parts.append(in_g & np.logical_and.reduce([fits[f] for f in conjoin]))
-    for part in parts:
-        size = part.sum()
-        if size == 0 or size == total:
+        fits.append(np.logical_and.reduce([fits[f] for f in conjoin]))
+    for fit in fits:
+        size = fit.sum()
+        if size == 0 or size == len(idx):
             continue
-        moved = model.counts(part)
+        moved = model.counts(idx[fit])
         gain = model.score(groups[g] - moved) + model.score(groups[h] + moved) - scores[g] - scores[h]
         if best is None or gain > best[0] + MIN_GAIN:
-            best = (gain, part)
-    return best
+            best = (gain, fit)
+    if best is None:
+        return None
+    part = np.zeros(len(in_g), bool)
+    part[idx[best[1]]] = True
+    return best[0], part
 
 
 def _best_split(model: _Model, in_g: np.ndarray, whole: float) -> tuple[float, np.ndarray] | None:
