@@ -284,30 +284,24 @@ def records_within_limits(path: Path, limits: Limits, progress: Callable[[int], 
             if pending_len > 4 * limit:
                 return records
             continue
-        lines = marks.split(b"\n")
-        first, inner = len(pending_brackets) + len(lines[0]), lines[1:-1]  # lines[-1]: cut by the chunk
-        if pending_len + cut <= limit and 0 < first <= depth and \
-                (not inner or (max(map(len, inner)) <= depth and b"" not in inner)):
-            # The usual chunk: no line can be over and every line holds a bracket, so none is blank;
-            # nothing is joined or copied but the cut line's tail.
-            records += len(lines) - 1
-            pending, pending_len, pending_brackets = [chunk[cut + 1:]], len(chunk) - cut - 1, lines[-1]
-            if progress is not None and not progress(records):
-                return records
-            continue
-        block = b"".join(pending) + chunk[:cut] if pending else chunk[:cut]  # whole lines only
-        pending, pending_len, pending_brackets = [chunk[cut + 1:]], len(chunk) - cut - 1, lines[-1]
-        brackets = block.translate(None, _NOT_BRACKETS).split(b"\n")
-        if max(map(len, brackets)) > depth or (len(block) > limit and max(map(len, block.split(b"\n"))) > limit):
-            for line in block.split(b"\n"):
-                if over(line):
-                    return records
-                if line.strip():
-                    records += 1
-        elif b"" in brackets:  # a line without a bracket: perhaps a blank one, which is no record
-            records += nonblank_lines(block)
-        else:  # every line holds a bracket, so none is blank
+        *brackets, tail = marks.split(b"\n")  # each whole line's brackets; the line the chunk cuts
+        brackets[0] = pending_brackets + brackets[0]
+        deep = max(map(len, brackets)) > depth
+        if deep or pending_len + cut > limit or b"" in brackets:  # a line may be over, or blank
+            block = b"".join(pending) + chunk[:cut] if pending else chunk[:cut]  # whole lines only
+            if deep or (len(block) > limit and max(map(len, block.split(b"\n"))) > limit):
+                for line in block.split(b"\n"):
+                    if over(line):
+                        return records
+                    if line.strip():
+                        records += 1
+            elif b"" in brackets:  # a line without a bracket: perhaps a blank one, which is no record
+                records += nonblank_lines(block)
+            else:
+                records += len(brackets)
+        else:  # the usual chunk: every line holds a bracket (so none is blank), none can be over
             records += len(brackets)
+        pending, pending_len, pending_brackets = [chunk[cut + 1:]], len(chunk) - cut - 1, tail
         if progress is not None and not progress(records):
             return records
     if pending_len and over(b"".join(pending)):

@@ -61,8 +61,8 @@ def new_to_user(bits: ibis.Table, engine: Engine,
     # one (this row is its own user's first from the address); one (user, IP) row = one account.
     by_addr = by_ip.group_by(o_ip=by_ip.i_ip).agg(o_first=by_ip.i_first.min(), o_users=by_ip.count())
     if within is not None:  # the rows looked at; the aggregates above keep every success
-        s = s.filter(ibis.or_(*[matches(s, fp) & (s.time >= lo.to_pydatetime()) & (s.time <= hi.to_pydatetime())
-                                for fp, lo, hi in within]) if within else ibis.literal(False))
+        kept = [matches(s, fp) & s.time.between(lo.to_pydatetime(), hi.to_pydatetime()) for fp, lo, hi in within]
+        s = s.filter(ibis.or_(*kept) if kept else ibis.literal(False))
     t = s.join(by_ip, (s.user == by_ip.i_user) & (s.ip == by_ip.i_ip) & (s.time == by_ip.i_first))
     t = t.join(by_user, t.user == by_user.u_user)
     t = t.left_join(by_ua, (t.user == by_ua.a_user) & (t.ua_raw == by_ua.a_ua))
