@@ -24,11 +24,11 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from ..schema import WEB_REQUESTS
 from .hosts import PLAIN_IP
 from .limits import TimeBounds
+from .staging import ArrowParts
 
 # Possessive (``++``, ``*+``; Python 3.11): no field can hold the character that ends it, so giving
 # characters back could never produce a match, and not trying cuts the regex's time by about a third.
@@ -158,14 +158,19 @@ def parse_batch(name: str, first: int, lines: list[str | None], bounds: TimeBoun
 
 class FastSink:
     """Collects the fast path's canonical rows across blocks and files and writes them as Parquet
-    parts of about ``batch_rows`` rows (bounded memory whatever the log size); counts their formats."""
+    parts of about ``batch_rows`` rows (bounded memory whatever the log size); counts their formats.
+
+    The parts are written by :class:`~tracehound.readers.staging.ArrowParts`' background thread:
+    Arrow's writer releases the GIL, so a part is encoded while the regex parses the next blocks.
+    Use it as a context manager, or call :meth:`close`.
+    """
 
     def __init__(self, folder: Path, bounds: TimeBounds, batch_rows: int = 250_000) -> None:
         self.folder = folder
         self.bounds = bounds
         self.batch_rows = batch_rows
         self.formats: dict[str, int] = {"combined": 0, "common": 0}
-        self.parts = 0
+        self._writer = ArrowParts(folder)
         self._pending: list[pa.Table] = []
         self._rows = 0
 
@@ -178,15 +183,31 @@ class FastSink:
             self._pending.append(batch.rows)
             self._rows += batch.rows.num_rows
             if self._rows >= self.batch_rows:
-                self.flush()
+                self._write()
         return np.asarray(batch.slow_lines, dtype=np.int64), batch.slow_texts
 
-    def flush(self) -> None:
-        """Write the pending rows as one part."""
+    def _write(self) -> None:
         if self._pending:
-            pq.write_table(pa.concat_tables(self._pending), self.folder / f"part-{self.parts:05d}.parquet")
-            self.parts += 1
+            self._writer.write(pa.concat_tables(self._pending))
             self._pending, self._rows = [], 0
+
+    def close(self) -> None:
+        """Write the pending rows as the last part and wait for every part to be on disk."""
+        try:
+            self._write()
+        finally:
+            self._writer.close()
+
+    def __enter__(self) -> "FastSink":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @property
+    def parts(self) -> int:
+        """Parts written (or being written) so far."""
+        return self._writer.parts
 
     @property
     def records(self) -> int:

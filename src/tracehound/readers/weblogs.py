@@ -201,10 +201,12 @@ def _stage_lines(paths: Iterable[Path], folder: Path, report: ReadReport, limits
                  fast: FastSink | None = None) -> int:
     """Write every line of every file (or those ``fast`` leaves) as Parquet parts; returns parts."""
     parts = 0
-    for path in paths:
-        parts = _stage_file(path, folder, parts, report, limits, fast)
-    if fast is not None:
-        fast.flush()
+    try:
+        for path in paths:
+            parts = _stage_file(path, folder, parts, report, limits, fast)
+    finally:
+        if fast is not None:
+            fast.close()
     return parts
 
 
