@@ -1,14 +1,17 @@
 """Shared fixtures. The ``engine`` fixture runs a test on DuckDB always and on Spark where installed.
 
-Spark starts once per test session (it takes ~15 s); set ``TRACEHOUND_TEST_ENGINES=duckdb`` to skip it
-while iterating locally. CI runs both.
+Spark starts once per worker that runs a Spark test (it takes ~15 s); all Spark tests run on one
+worker (an ``xdist`` group), the DuckDB tests on the other. Set ``TRACEHOUND_TEST_ENGINES=duckdb`` to
+skip Spark while iterating locally. CI runs both.
 
 On Spark, only tests marked ``parity`` run by default: each hunt end to end through every reporter,
 the engines' findings compared, every reader family and canonical Parquet, the SQL whose semantics an
 engine could change (windows, distinct counts, time zones, row order). Running every logic test a
-second time on Spark costs most of the suite's time (a spray hunt is ~60 s there) and checks nothing
+second time on Spark costs most of the suite's time (a spray hunt is ~25 s there) and checks nothing
 the parity tests do not; ``TRACEHOUND_TEST_SPARK=all`` runs them all, which is worth doing before a
-release. Deselected tests are counted in pytest's summary, never reported as passed.
+release. ``pytest`` leaves out the tests marked ``slow`` (a whole simulated organisation, a
+standalone cluster, a test's Spark run marked ``slow_on_spark``); ``pytest -m slow`` runs exactly
+those, and CI runs both. Deselected tests are never reported as passed.
 """
 
 from __future__ import annotations
@@ -22,6 +25,12 @@ import pytest
 from tracehound.engine import connect
 
 DATA = Path(__file__).parent / "data"
+
+# The tests' Spark JVMs (the shared local session, and the standalone cluster's master, worker and
+# executors) run many small queries over small tables: the C2 compiler's warm-up and a parallel
+# collector cost more CPU there than they return (about a quarter of a spray hunt's wall time on two
+# cores). Only the tests' JVMs: a deployment keeps the JVM's defaults.
+os.environ.setdefault("JAVA_TOOL_OPTIONS", "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC")
 
 
 def _engines() -> list:
@@ -37,18 +46,32 @@ def _engines() -> list:
     return params
 
 
+def _on_spark(item) -> bool:
+    spec = getattr(item, "callspec", None)
+    return spec is not None and spec.params.get("engine") == "spark"
+
+
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
-    """Drop the Spark run of tests not marked ``parity`` unless ``TRACEHOUND_TEST_SPARK=all``."""
-    if os.environ.get("TRACEHOUND_TEST_SPARK", "parity") == "all":
-        return
-    keep, drop = [], []
+    """Drop the Spark run of tests not marked ``parity`` unless ``TRACEHOUND_TEST_SPARK=all``; mark
+    the Spark run of ``slow_on_spark`` tests ``slow`` (before ``-m`` selects); then put every Spark
+    test on the in-process engine in one ``xdist`` group, first in line, so that one worker holds the
+    one Spark JVM and the other runs the DuckDB tests beside it."""
     for item in items:
-        spec = getattr(item, "callspec", None)
-        on_spark = spec is not None and spec.params.get("engine") == "spark"
-        (drop if on_spark and item.get_closest_marker("parity") is None else keep).append(item)
-    if drop:
-        config.hook.pytest_deselected(items=drop)
-        items[:] = keep
+        if _on_spark(item) and item.get_closest_marker("slow_on_spark") is not None:
+            item.add_marker(pytest.mark.slow)
+    if os.environ.get("TRACEHOUND_TEST_SPARK", "parity") != "all":
+        keep, drop = [], []
+        for item in items:
+            (drop if _on_spark(item) and item.get_closest_marker("parity") is None else keep).append(item)
+        if drop:
+            config.hook.pytest_deselected(items=drop)
+            items[:] = keep
+    spark = [item for item in items if _on_spark(item)]  # the cluster test's hunts are child processes
+    for item in spark:
+        item.add_marker(pytest.mark.xdist_group("spark"))
+    chosen = {id(item) for item in spark}
+    items[:] = spark + [item for item in items if id(item) not in chosen]
 
 
 @pytest.fixture(scope="session", params=_engines())

@@ -132,7 +132,6 @@ def _pipeline(runs: dict, inputs: dict, section: str, engine):
 @pytest.mark.parity
 def test_hunt_through_the_pipeline_and_every_reporter(section, inputs, runs, engine, tmp_path):
     _, params = inputs[section]
-    config = _config(section, params)
     result = _pipeline(runs, inputs, section, engine)
     assert list(result.scores) == [section]
     check_findings(section, result.findings, registry.hunt(section).table_for(params))
@@ -143,13 +142,22 @@ def test_hunt_through_the_pipeline_and_every_reporter(section, inputs, runs, eng
     assert len(orjson.loads(written["incidents.json"].read_bytes())) >= 1
     page = written["report.html"].read_text()
     assert all(html.escape(f.id, quote=True) in page for f in result.findings)
-    # The same section run directly on the protocol gives the same findings as the pipeline.
+
+
+@pytest.mark.parametrize("section", [pytest.param(s, marks=pytest.mark.slow_on_spark) if s == "spray" else s
+                                     for s in SECTIONS])  # a spray hunt on Spark is ~25 s; this runs two
+@pytest.mark.parity
+def test_the_protocol_gives_the_pipelines_findings(section, inputs, runs, engine):
+    """The same section run directly on the protocol gives the same findings as the pipeline, and
+    scoring another table between ``score`` and ``detect`` changes nothing about them."""
+    _, params = inputs[section]
+    config = _config(section, params)
+    result = _pipeline(runs, inputs, section, engine)
     table = _table(result, engine, registry.hunt(section).table_for(params))
     direct = config.build(section).fit(table, engine)
     assert isinstance(direct, Hunt)
     first = direct.score(table)
     assert as_dicts(direct.detect(first)) == as_dicts(result.findings)
-    # Scoring another table in between changes nothing about the first scores' findings.
     direct.score(table.filter(table.time < _midpoint(table, engine)))
     assert as_dicts(direct.detect(first)) == as_dicts(result.findings)
 

@@ -21,6 +21,10 @@ from tracehound.report.rules import canonical_sql
 
 from bars import check_bars, signin_ground_truth
 
+# The demo simulates and hunts a whole organisation (~30 s): CI runs it with ``pytest -m slow``, and
+# the README's first command runs it on every fresh machine. One worker runs it once for every test.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("demo")]
+
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):

@@ -23,6 +23,9 @@ from tracehound.simulate.weblogs import MONTHS, simulate_weblogs
 
 from bars import check_bars, signin_ground_truth
 
+# One mixed folder simulated and hunted whole (~25 s), once, on one worker; CI runs it.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("mixed")]
+
 SEED = 23
 FIELDS = "ts uid id.orig_h id.orig_p id.resp_h id.resp_p proto service duration orig_bytes resp_bytes conn_state"
 
