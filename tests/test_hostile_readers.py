@@ -34,6 +34,7 @@ from tracehound.readers.families import read_family, route
 from tracehound.readers.hosts import address
 from tracehound.readers.limits import Limits
 from tracehound.readers.logons import read_logons
+from tracehound.readers.parquet import checked_canonical
 from tracehound.schema import DETECTIONS, LOGONS
 
 DATA = Path(__file__).parent / "data"
@@ -522,6 +523,35 @@ def test_canonical_parquet_rows_are_checked_and_a_bad_row_group_costs_only_itsel
     assert [b.line for b in report.bad] == [18, 19, 20]  # row numbers in the file
     assert "in the future" not in report.bad[0].reason and "outside the read's bounds" in report.bad[0].reason
     assert engine.scalar(data.time.max()).year == 2024
+
+
+@pytest.mark.parametrize("damage", ["none", "a bad row", "a damaged row group"])
+def test_a_clean_canonical_file_is_read_in_place_and_only_a_damaged_one_copied(tmp_path, damage):
+    """The check writes nothing for a clean file of the canonical types; a reject or a damaged row
+    group makes a copy of the good rows, with each reject and the damage reported once."""
+    base = datetime(2024, 3, 1, tzinfo=UTC)
+    rows = [{"event_id": f"saved:{i}", "time": base + timedelta(minutes=i), "user": f"u{i % 7}", "domain": None,
+             "target_host": f"SRV{i % 9}", "source_ip": "10.0.0.9", "source_host": None, "logon_type": 3,
+             "event_code": 4624, "success": True, "source": "saved"} for i in range(500)]
+    if damage == "a bad row":
+        rows[rng := random.Random(7).randrange(500)]["user"] = None
+    path = tmp_path / "saved.parquet"
+    pq.write_table(pa.Table.from_pylist(rows, schema=LOGONS), path, row_group_size=100)
+    lost = _corrupt_row_group(path, random.Random(8).randrange(5)) if damage == "a damaged row group" else 0
+    copies = tmp_path / "copies"
+    copies.mkdir()
+    report = ReadReport()
+    checked, kept = checked_canonical(path, "logons", report, Limits().bounds(), copies)
+    if damage == "none":
+        assert checked == path and kept == 500 and not list(copies.iterdir()) and not report.bad
+        return
+    assert checked is not None and checked.parent == copies and list(copies.iterdir()) == [checked]
+    assert pq.read_metadata(checked).num_rows == kept
+    if damage == "a bad row":
+        assert kept == 499 and [b.line for b in report.bad] == [rng + 1] and report.bad_count == 1
+        assert not report.damaged_files
+    else:
+        assert lost == 100 and kept == 400 and [d.lost for d in report.damaged_files] == [100] and not report.bad
 
 
 # ------------------------------------------------------------------------------------------------

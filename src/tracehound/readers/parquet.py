@@ -97,6 +97,10 @@ def checked_canonical(path: Path, name: str, report: ReadReport, bounds: TimeBou
     with a required column null or a time outside ``bounds`` are rejects with their row number,
     undecodable row groups are damage); ``None`` when nothing is left. A column missing or of a type
     that cannot be cast to the canonical one raises :class:`InputFormatError` naming it.
+
+    A file already of the canonical types is checked first without writing anything: a clean file,
+    the usual case, is never copied (writing the copy was most of the check's time). Only when that
+    pass met a reject or damage is the copy written, by a second pass that reports nothing again.
     """
     schema = TABLES[name]
     with pq.ParquetFile(path) as parquet:
@@ -104,9 +108,22 @@ def checked_canonical(path: Path, name: str, report: ReadReport, bounds: TimeBou
     missing = [n for n in schema.names if n not in arrow.names]
     if missing:
         raise InputFormatError(f"not a canonical {name} table: no column {', '.join(missing)}", path=str(path))
-    exact = all(arrow.field(f.name).type == f.type for f in schema)
-    writer: pq.ParquetWriter | None = None
+    if all(arrow.field(f.name).type == f.type for f in schema):
+        kept, clean = _check_pass(path, name, report, bounds, None)
+        if clean and not any(d.file == str(path) for d in report.damaged_files):
+            return path, kept
+        report = ReadReport()  # every reject and damage is counted already: the copy's pass only writes
     target = folder / f"{uuid.uuid4().hex}.parquet"
+    kept, _ = _check_pass(path, name, report, bounds, target)
+    return (target if target.exists() else None), kept
+
+
+def _check_pass(path: Path, name: str, report: ReadReport, bounds: TimeBounds, target: Path | None
+                ) -> tuple[int, bool]:
+    """One pass of :func:`checked_canonical`: rejects and damage into ``report``, the good rows into
+    ``target`` (when given); returns the good rows' count and whether every decoded row was good."""
+    schema = TABLES[name]
+    writer: pq.ParquetWriter | None = None
     kept = 0
     clean = True
     try:
@@ -124,14 +141,11 @@ def checked_canonical(path: Path, name: str, report: ReadReport, bounds: TimeBou
             report.bad_count += max(0, bad - len(rejects))  # counted past the kept details
             clean = clean and bad == 0
             kept += good.num_rows
-            if writer is None:
-                writer = pq.ParquetWriter(target, schema)
-            writer.write_table(good)
+            if target is not None:
+                if writer is None:
+                    writer = pq.ParquetWriter(target, schema)
+                writer.write_table(good)
     finally:
         if writer is not None:
             writer.close()
-    clean = clean and not any(d.file == str(path) for d in report.damaged_files)
-    if clean and exact:
-        target.unlink(missing_ok=True)
-        return path, kept
-    return (target if writer is not None else None), kept
+    return kept, clean
