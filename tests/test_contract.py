@@ -144,12 +144,15 @@ def test_hunt_through_the_pipeline_and_every_reporter(section, inputs, runs, eng
     assert all(html.escape(f.id, quote=True) in page for f in result.findings)
 
 
-@pytest.mark.parametrize("section", [pytest.param(s, marks=pytest.mark.slow_on_spark) if s == "spray" else s
-                                     for s in SECTIONS])  # a spray hunt on Spark is ~25 s; this runs two
+@pytest.mark.parametrize("section", SECTIONS)
 @pytest.mark.parity
+@pytest.mark.slow_on_spark
 def test_the_protocol_gives_the_pipelines_findings(section, inputs, runs, engine):
     """The same section run directly on the protocol gives the same findings as the pipeline, and
-    scoring another table between ``score`` and ``detect`` changes nothing about them."""
+    scoring another table between ``score`` and ``detect`` changes nothing about them.
+
+    On Spark this is two more runs of each hunt (~2 minutes in all; a spray hunt there is ~25 s), so
+    its Spark run is in ``pytest -m slow``; the pipeline run above stays in the quick run."""
     _, params = inputs[section]
     config = _config(section, params)
     result = _pipeline(runs, inputs, section, engine)
