@@ -57,8 +57,9 @@ def pytest_collection_modifyitems(config, items):
     the Spark run of ``slow_on_spark`` tests ``slow`` (before ``-m`` selects); then put every Spark
     test on the in-process engine in one ``xdist`` group, first in line, so that one worker holds the
     one Spark JVM and the other runs the DuckDB tests beside it."""
-    for item in items:
-        if _on_spark(item) and item.get_closest_marker("slow_on_spark") is not None:
+    for item in filter(_on_spark, items):  # the cluster test's hunts are child processes, not in it
+        item.add_marker(pytest.mark.xdist_group("spark"))
+        if item.get_closest_marker("slow_on_spark") is not None:
             item.add_marker(pytest.mark.slow)
     if os.environ.get("TRACEHOUND_TEST_SPARK", "parity") != "all":
         keep, drop = [], []
@@ -67,11 +68,7 @@ def pytest_collection_modifyitems(config, items):
         if drop:
             config.hook.pytest_deselected(items=drop)
             items[:] = keep
-    spark = [item for item in items if _on_spark(item)]  # the cluster test's hunts are child processes
-    for item in spark:
-        item.add_marker(pytest.mark.xdist_group("spark"))
-    chosen = {id(item) for item in spark}
-    items[:] = spark + [item for item in items if id(item) not in chosen]
+    items.sort(key=lambda item: not _on_spark(item))  # stable: the Spark group first, each side in order
 
 
 @pytest.fixture(scope="session", params=_engines())

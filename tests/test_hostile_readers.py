@@ -505,12 +505,17 @@ def test_signin_parquet_time_past_9999_is_a_reject(duckdb_engine, tmp_path):
     assert (report.records, report.bad_count, report.bad[0].line) == (3, 1, 4)
 
 
+def _saved_logons(n: int) -> list[dict]:
+    """``n`` canonical logon rows, a minute apart, as a saved table holds them."""
+    base = datetime(2024, 3, 1, tzinfo=UTC)
+    return [{"event_id": f"saved:{i}", "time": base + timedelta(minutes=i), "user": f"u{i % 7}", "domain": None,
+             "target_host": f"SRV{i % 9}", "source_ip": "10.0.0.9", "source_host": None, "logon_type": 3,
+             "event_code": 4624, "success": True, "source": "saved"} for i in range(n)]
+
+
 @pytest.mark.parity
 def test_canonical_parquet_rows_are_checked_and_a_bad_row_group_costs_only_itself(engine, tmp_path):
-    base = datetime(2024, 3, 1, tzinfo=UTC)
-    rows = [{"event_id": f"saved:{i}", "time": base + timedelta(minutes=i), "user": f"u{i % 7}", "domain": None,
-             "target_host": f"SRV{i % 9}", "source_ip": "10.0.0.9", "source_host": None, "logon_type": 3,
-             "event_code": 4624, "success": True, "source": "saved"} for i in range(1000)]
+    rows = _saved_logons(1000)
     rows[17]["time"] = datetime(2099, 1, 1, tzinfo=UTC)
     rows[18]["user"] = None
     rows[19]["event_id"] = None
@@ -529,10 +534,7 @@ def test_canonical_parquet_rows_are_checked_and_a_bad_row_group_costs_only_itsel
 def test_a_clean_canonical_file_is_read_in_place_and_only_a_damaged_one_copied(tmp_path, damage):
     """The check writes nothing for a clean file of the canonical types; a reject or a damaged row
     group makes a copy of the good rows, with each reject and the damage reported once."""
-    base = datetime(2024, 3, 1, tzinfo=UTC)
-    rows = [{"event_id": f"saved:{i}", "time": base + timedelta(minutes=i), "user": f"u{i % 7}", "domain": None,
-             "target_host": f"SRV{i % 9}", "source_ip": "10.0.0.9", "source_host": None, "logon_type": 3,
-             "event_code": 4624, "success": True, "source": "saved"} for i in range(500)]
+    rows = _saved_logons(500)
     if damage == "a bad row":
         rows[rng := random.Random(7).randrange(500)]["user"] = None
     path = tmp_path / "saved.parquet"

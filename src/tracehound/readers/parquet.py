@@ -108,13 +108,14 @@ def checked_canonical(path: Path, name: str, report: ReadReport, bounds: TimeBou
     missing = [n for n in schema.names if n not in arrow.names]
     if missing:
         raise InputFormatError(f"not a canonical {name} table: no column {', '.join(missing)}", path=str(path))
-    if all(arrow.field(f.name).type == f.type for f in schema):
+    exact = all(arrow.field(f.name).type == f.type for f in schema)
+    if exact:
         kept, clean = _check_pass(path, name, report, bounds, None)
         if clean and not any(d.file == str(path) for d in report.damaged_files):
             return path, kept
-        report = ReadReport()  # every reject and damage is counted already: the copy's pass only writes
     target = folder / f"{uuid.uuid4().hex}.parquet"
-    kept, _ = _check_pass(path, name, report, bounds, target)
+    # After a first pass every reject and damage is counted: the copy's pass reports into a scratch report.
+    kept, _ = _check_pass(path, name, ReadReport() if exact else report, bounds, target)
     return (target if target.exists() else None), kept
 
 

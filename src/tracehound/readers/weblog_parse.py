@@ -162,7 +162,7 @@ class FastSink:
 
     The parts are written by :class:`~tracehound.readers.staging.ArrowParts`' background thread:
     Arrow's writer releases the GIL, so a part is encoded while the regex parses the next blocks.
-    Use it as a context manager, or call :meth:`close`.
+    :meth:`close` writes the last part and stops the thread.
     """
 
     def __init__(self, folder: Path, bounds: TimeBounds, batch_rows: int = 250_000) -> None:
@@ -197,12 +197,6 @@ class FastSink:
             self._write()
         finally:
             self._writer.close()
-
-    def __enter__(self) -> "FastSink":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
     @property
     def parts(self) -> int:
