@@ -22,7 +22,7 @@ from tracehound.spray.pruning import PruningRules
 from tracehound.spray.rarity import field_rarity
 from tracehound.spray.rotation import independence_p, target_test, time_test
 from tracehound.spray.stale import _periods
-from tracehound.spray.tools import CONTEXT_ALPHA, TOOL_ALPHA, partition
+from tracehound.spray.tools import CONTEXT_ALPHA, TOOL_ALPHA, _Model, _pattern_sums, partition
 
 #: What the hunt partitions on (``campaigns.separate_tools``): ``list`` is the account when it was
 #: tried more than once, and one shared value when it was tried once.
@@ -116,6 +116,30 @@ def test_no_spurious_split_of_a_homogeneous_tool():
         frame = tool(rng, 120, clients=("Other clients",), agents=("BAV2ROPC",), countries=("NL", "DE", "RO", "BR"),
                      weeks=range(6), users=[f"u{i}" for i in range(100)])
         assert groups(frame).nunique() == 1, seed
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_group_scored_on_its_own_cells_scores_the_same_to_the_bit(seed):
+    """The search scores groups and moves on the cells the groups use, not on every (field,
+    value) cell (one per account tried twice: thousands in a large hunt). That must change no
+    score, not even in the last bit, or a large hunt would pick other moves than a small one."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(50, 400))
+    sizes = rng.integers(2, 60, size=len(FIELDS))
+    codes = np.stack([rng.integers(s, size=n) for s in sizes], axis=1)
+    model = _Model(codes, rng.integers(1, 40, size=n).astype(float), ALPHA)
+    for _ in range(20):
+        mask = rng.random(n) < rng.uniform(0.02, 0.9)
+        counts = model.counts(mask)
+        used = np.flatnonzero(counts)
+        extra = rng.choice(model.width, size=int(rng.integers(0, model.width)), replace=False)
+        for cells in (used, np.union1d(used, extra)):
+            assert model.cells(cells).score(counts[cells]) == model.score(counts)
+        flat = model.flat[mask]
+        local = np.searchsorted(used, flat)
+        assert np.array_equal(model.cells(used).counts(local, model.weights[mask]), counts[used])
+        logp = rng.normal(size=model.width)
+        assert np.array_equal(_pattern_sums(logp, np.ascontiguousarray(flat.T)), logp[flat].sum(axis=1))
 
 
 def test_time_test_accepts_rotation_and_rejects_two_windows():

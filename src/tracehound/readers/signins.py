@@ -328,4 +328,8 @@ def read_signins(paths: str | Path | Iterable[str | Path], engine: Engine, *,
     extra = read_canonical(canonical, "signins", engine, report, like=table, bounds=limits.bounds())
     if copies:
         _name_originals(report, copies)
-    return (table if extra is None else table.union(extra, distinct=False)), report
+    if extra is None:
+        return table, report
+    # Only canonical Parquet: the table is those files, not a union with the empty part (which
+    # would make the engine copy every row of a union that several later queries read).
+    return (extra if parts.parts == 0 else table.union(extra, distinct=False)), report

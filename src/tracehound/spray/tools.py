@@ -75,7 +75,9 @@ class _Model:
         #: per (field, value) index: its field's Dirichlet parameter and number of values
         self.alpha_flat = np.repeat(self.alpha, self.sizes)
         self.size_flat = np.repeat(self.sizes, self.sizes)
+        self.gammaln_alpha_flat = gammaln(self.alpha_flat)
         self.const = float(gammaln(self.alpha * self.sizes).sum())
+        self.every_cell = _Cells(self, np.arange(self.width))
 
     def counts(self, rows: np.ndarray) -> np.ndarray:
         """Summed (field, value) counts of the patterns ``rows`` picks (a mask, or indices in order)."""
@@ -85,13 +87,53 @@ class _Model:
 
     def score(self, counts: np.ndarray) -> float:
         """Log marginal likelihood of one group's counts plus its CRP term ``log Γ(n)``."""
-        n = float(counts[:self.sizes[0]].sum()) if len(self.sizes) else 0.0
+        return self.every_cell.score(counts)
+
+    def cells(self, cells: np.ndarray) -> "_Cells":
+        """The (field, value) cells ``cells`` (sorted flat indices) on their own: see :class:`_Cells`."""
+        return _Cells(self, cells)
+
+
+class _Cells:
+    """Some (field, value) cells of a model, to count and score groups on just those.
+
+    A group's score reads only the cells it uses, and a large hunt has thousands of cells (one per
+    account tried twice) while a group uses a few dozen, so the search scores its candidate moves on
+    the cells of the groups involved. The result is the same to the bit: the counts are integers
+    (attempts), and the terms summed are the same, in the same order.
+    """
+
+    def __init__(self, model: _Model, cells: np.ndarray) -> None:
+        self.model, self.cells = model, cells
+        self.first = cells < model.sizes[0] if len(model.sizes) else np.zeros(len(cells), bool)
+        self.alpha, self.gammaln_alpha = model.alpha_flat[cells], model.gammaln_alpha_flat[cells]
+
+    def counts(self, local: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """Counts over these cells of patterns given by their ``local`` cell positions (patterns × fields)."""
+        return np.bincount(local.ravel(), weights=np.repeat(weights, local.shape[1]), minlength=len(self.cells))
+
+    def score(self, counts: np.ndarray) -> float:
+        """:meth:`_Model.score` of a group whose counts, all on these cells, are ``counts``."""
+        model = self.model
+        n = float(counts[self.first].sum())
         if n <= 0:
             return 0.0
         used = counts > 0
-        a = self.alpha_flat[used]
-        return (self.const - float(gammaln(self.alpha * self.sizes + n).sum())
-                + float((gammaln(a + counts[used]) - gammaln(a)).sum()) + float(gammaln(n)) + LOG_GAMMA)
+        return (model.const - float(gammaln(model.alpha * model.sizes + n).sum())
+                + float((gammaln(self.alpha[used] + counts[used]) - self.gammaln_alpha[used]).sum())
+                + float(gammaln(n)) + LOG_GAMMA)
+
+
+def _pattern_sums(logp: np.ndarray, columns: np.ndarray) -> np.ndarray:
+    """Each pattern's ``logp`` summed over its fields (``columns``: fields × patterns, flat indices).
+
+    Added field by field, in field order: the same sums, to the bit, as gathering a patterns × fields
+    block and summing its rows, at a quarter of the cost (a 2-D gather is most of an EM step).
+    """
+    total = logp[columns[0]]
+    for column in columns[1:]:
+        total += logp[column]
+    return total
 
 
 def partition(codes: np.ndarray, weights: np.ndarray, *, alpha=0.5, conjoin: tuple[int, ...] = (),
@@ -112,6 +154,7 @@ def partition(codes: np.ndarray, weights: np.ndarray, *, alpha=0.5, conjoin: tup
     pair_cache: dict[tuple[int, int, int, int], float] = {}
     move_cache: dict[tuple[int, int, int, int], tuple[float, np.ndarray] | None] = {}
     version = {0: 0}
+    members: dict[int, _Group] = {}
     next_id, moves = 1, 0
     while moves < max_moves:
         best: tuple[float, tuple] | None = None
@@ -122,25 +165,34 @@ def partition(codes: np.ndarray, weights: np.ndarray, *, alpha=0.5, conjoin: tup
                 best = (gain, move)
 
         ids = sorted(groups)
-        members: dict[int, np.ndarray] = {}  # a group's patterns, found once per round when needed
 
-        def member(g: int) -> np.ndarray:
-            if g not in members:
-                members[g] = labels == g
+        def member(g: int) -> _Group:
+            """Group ``g`` as it stands, built once per version of it."""
+            if g not in members or members[g].version != version[g]:
+                members[g] = _Group(model, labels == g, version[g])
             return members[g]
 
         for g in ids:
             key = (g, version[g])
             if key not in split_cache:
-                split_cache[key] = _best_split(model, member(g), scores[g])
+                split_cache[key] = _best_split(member(g), scores[g])
             found = split_cache[key]
             if found is not None:
                 consider(found[0], ("split", g, found[1]))
+        unions: dict[tuple[int, int], _Union] = {}  # a new pair's merge and both its moves share one
+
+        def union(g: int, h: int) -> _Union:
+            pair = (min(g, h), max(g, h))
+            if pair not in unions:
+                unions[pair] = _Union(member(pair[0]), member(pair[1]))
+            return unions[pair]
+
         for i, g in enumerate(ids):
             for h in ids[i + 1:]:
                 key = (g, version[g], h, version[h])
                 if key not in pair_cache:
-                    merged = model.score(groups[g] + groups[h])
+                    both = union(g, h).cells
+                    merged = both.score(groups[g][both.cells] + groups[h][both.cells])
                     pair_cache[key] = merged - scores[g] - scores[h]
                 consider(pair_cache[key], ("merge", g, h))
         for g in ids:
@@ -149,7 +201,8 @@ def partition(codes: np.ndarray, weights: np.ndarray, *, alpha=0.5, conjoin: tup
                     continue
                 key = (g, version[g], h, version[h])
                 if key not in move_cache:
-                    move_cache[key] = _best_move(model, member(g), groups, scores, g, h, conjoin)
+                    move_cache[key] = _best_move(member(g), union(g, h), groups[g], groups[h],
+                                                 scores[g], scores[h], conjoin)
                 found = move_cache[key]
                 if found is not None:
                     consider(found[0], ("move", g, h, found[1]))
@@ -192,16 +245,18 @@ def _reassign(model: _Model, labels: np.ndarray, score: float) -> tuple[np.ndarr
     ids = np.unique(labels)
     if len(ids) < 2:
         return labels, score
-    flat, weights = model.flat, model.weights
+    flat, weights = model.flat.ravel(), model.weights
+    columns = np.ascontiguousarray(model.flat.T)
+    fields = model.flat.shape[1]
     resp = np.where(labels[:, None] == ids[None, :], SEED_BELIEF, (1.0 - SEED_BELIEF) / (len(ids) - 1))
     for _ in range(POLISH_ITERATIONS):
         loglik = np.empty_like(resp)
         for k in range(len(ids)):
             w = weights * resp[:, k]
-            counts = np.bincount(flat.ravel(), weights=np.repeat(w, flat.shape[1]), minlength=model.width)
+            counts = np.bincount(flat, weights=np.repeat(w, fields), minlength=model.width)
             n = w.sum()
             logp = np.log(counts + model.alpha_flat) - np.log(n + model.alpha_flat * model.size_flat)
-            loglik[:, k] = logp[flat].sum(axis=1) + np.log(max(n, 1e-12))
+            loglik[:, k] = _pattern_sums(logp, columns) + np.log(max(n, 1e-12))
         loglik -= loglik.max(axis=1, keepdims=True)
         new = np.exp(loglik)
         new /= new.sum(axis=1, keepdims=True)
@@ -214,86 +269,122 @@ def _reassign(model: _Model, labels: np.ndarray, score: float) -> tuple[np.ndarr
     return (hard, float(new_score)) if new_score > score + MIN_GAIN else (labels, score)
 
 
-def _best_move(model: _Model, in_g: np.ndarray, groups: dict, scores: dict, g: int, h: int,
-               conjoin: list[int]) -> tuple[float, np.ndarray] | None:
-    """The best part of group ``g`` to hand to group ``h``, as (gain, mask), or None.
+class _Group:
+    """One group of the search at one version: its patterns (``mask``, ``idx``), the cells they use
+    (``view``) and each pattern's positions among those cells (``local``, patterns × fields)."""
 
-    Candidates: for each field, the attempts of ``g`` whose value on it is one ``h`` also uses (its
-    rotation set); and the attempts whose values on every ``conjoin`` field are all ``h``'s — the
-    combinations ``h``'s tool could have sent, when two tools share some values of each field.
+    def __init__(self, model: _Model, mask: np.ndarray, version: int) -> None:
+        self.model, self.mask, self.version = model, mask, version
+        self.idx = np.flatnonzero(mask)
+        cells, local = np.unique(model.flat[self.idx], return_inverse=True)
+        self.view, self.local = model.cells(cells), local.reshape(len(self.idx), -1)
+        self.weights = model.weights[self.idx]
+
+    def part(self, rows: np.ndarray) -> np.ndarray:
+        """The indices, among every pattern, of the group's patterns that ``rows`` picks."""
+        return self.idx[rows]
+
+
+class _Union:
+    """The cells two groups use between them, and where each group's own cells fall among them:
+    what scoring their merge, or a move from one to the other, reads."""
+
+    def __init__(self, group: _Group, other: _Group) -> None:
+        on = np.zeros(group.model.width, bool)
+        on[group.view.cells] = on[other.view.cells] = True
+        position = np.cumsum(on) - 1
+        self.cells = group.model.cells(np.flatnonzero(on))
+        self._into = {id(group): position[group.view.cells], id(other): position[other.view.cells]}
+
+    def into(self, group: _Group) -> np.ndarray:
+        """The positions of ``group``'s cells among the two groups' cells."""
+        return self._into[id(group)]
+
+
+def _best_move(group: _Group, union: _Union, counts: np.ndarray, other_counts: np.ndarray, score: float,
+               other_score: float, conjoin: list[int]) -> tuple[float, np.ndarray] | None:
+    """The best part of ``group`` to hand to the other group of ``union`` (whose counts and score
+    are ``other_counts``, ``other_score``), as (gain, pattern indices), or None.
+
+    Candidates: for each field, the attempts of ``group`` whose value on it is one the other group
+    also uses (its rotation set); and the attempts whose values on every ``conjoin`` field are all
+    the other's — the combinations its tool could have sent, when two tools share some values of
+    each field. Only ``group``'s patterns are looked at (a pass over all of them per pair was most
+    of a large hunt's time), and the moves are scored on the two groups' own cells.
     """
-    best = None
-    idx = np.flatnonzero(in_g)  # only g's patterns are looked at: a pass over all of them per pair was
-    codes = model.codes[idx]    # most of a large hunt's time
-    fits = [groups[h][model.offsets[f]:model.offsets[f] + model.sizes[f]][codes[:, f]] > 0
-            for f in range(codes.shape[1])]
+    shared = other_counts[group.view.cells] > 0  # the group's cells the other group uses too
+    fits = [shared[column] for column in group.local.T]
     if len(conjoin) > 1:
         fits.append(np.logical_and.reduce([fits[f] for f in conjoin]))
+    fits = [fit for fit in fits if 0 < fit.sum() < len(group.idx)]
+    if not fits:
+        return None
+    both, into = union.cells, union.into(group)  # the part moved lands on cells of ``group``
+    mine, theirs = counts[group.view.cells], other_counts[both.cells]
+    best = None
     for fit in fits:
-        size = fit.sum()
-        if size == 0 or size == len(idx):
-            continue
-        moved = model.counts(idx[fit])
-        gain = model.score(groups[g] - moved) + model.score(groups[h] + moved) - scores[g] - scores[h]
+        moved = group.view.counts(group.local[fit], group.weights[fit])
+        landed = theirs.copy()
+        landed[into] += moved
+        gain = group.view.score(mine - moved) + both.score(landed) - score - other_score
         if best is None or gain > best[0] + MIN_GAIN:
             best = (gain, fit)
-    if best is None:
-        return None
-    part = np.zeros(len(in_g), bool)
-    part[idx[best[1]]] = True
-    return best[0], part
+    return best[0], group.part(best[1])
 
 
-def _best_split(model: _Model, in_g: np.ndarray, whole: float) -> tuple[float, np.ndarray] | None:
-    """The best two-way split of a group (gain, mask of the part that leaves), or None.
+def _best_split(group: _Group, whole: float) -> tuple[float, np.ndarray] | None:
+    """The best two-way split of a group (gain, indices of the patterns that leave), or None.
 
     Seeds: for each field, its most frequent values, each one against the rest; each seed is
     polished by hard EM under the two groups' smoothed distributions.
     """
-    idx = np.flatnonzero(in_g)
+    idx, view, local, weights = group.idx, group.view, group.local, group.weights
     if len(idx) < 2:
         return None
-    codes = model.codes[idx]
+    codes = group.model.codes[idx]
     best: tuple[float, np.ndarray] | None = None
     seen: set[bytes] = set()
     for f in range(codes.shape[1]):
         values, first = np.unique(codes[:, f], return_index=True)
         if len(values) < 2:
             continue
-        weight = np.bincount(np.searchsorted(values, codes[:, f]), weights=model.weights[idx])
+        weight = np.bincount(np.searchsorted(values, codes[:, f]), weights=weights)
         for v in values[np.lexsort((first, -weight))][:SPLIT_SEEDS_PER_FIELD]:
-            side = _polish(model, idx, codes[:, f] == v)
+            side = _polish(view, local, weights, codes[:, f] == v)
             if side is None or side.all() or not side.any():
                 continue
             signature = np.packbits(side).tobytes()
             if signature in seen:
                 continue
             seen.add(signature)
-            part = np.zeros(len(in_g), bool)
-            part[idx[side]] = True
-            gain = model.score(model.counts(part)) + model.score(model.counts(in_g & ~part)) - whole
+            gain = (view.score(view.counts(local[side], weights[side]))
+                    + view.score(view.counts(local[~side], weights[~side])) - whole)
             if best is None or gain > best[0] + MIN_GAIN:
-                best = (gain, part)
+                best = (gain, group.part(side))
     return best
 
 
-def _polish(model: _Model, idx: np.ndarray, side: np.ndarray) -> np.ndarray | None:
-    """Soft EM on two groups from a seeded split, hardened at the end.
+def _polish(view: _Cells, local: np.ndarray, weights: np.ndarray, side: np.ndarray) -> np.ndarray | None:
+    """Soft EM on two groups from a seeded split, hardened at the end: the group's patterns by their
+    ``local`` positions among the group's own cells ``view`` (patterns × fields), and their ``weights``.
 
     The seed is softened (``SEED_BELIEF`` on its side) so that every value has some weight in both
     groups: a hard start could never move an attempt whose user agent the seed side has not seen,
-    and a tool that rotates would stay cut along the seed's field.
+    and a tool that rotates would stay cut along the seed's field. Only the group's cells take part,
+    so a small group's EM step costs its own size, not the width of every value of every field.
     """
-    flat, weights, alpha, sizes = model.flat[idx], model.weights[idx], model.alpha_flat, model.size_flat
+    columns = np.ascontiguousarray(local.T)  # fields × the group's patterns
+    flat, fields, width = local.ravel(), local.shape[1], len(view.cells)
+    alpha, sizes = view.alpha, view.model.size_flat[view.cells]
     resp = np.where(side, SEED_BELIEF, 1.0 - SEED_BELIEF)
     for _ in range(POLISH_ITERATIONS):
         loglik = []
         for r in (resp, 1.0 - resp):
             w = weights * r
-            counts = np.bincount(flat.ravel(), weights=np.repeat(w, flat.shape[1]), minlength=model.width)
+            counts = np.bincount(flat, weights=np.repeat(w, fields), minlength=width)
             n = w.sum()
             logp = np.log(counts + alpha) - np.log(n + alpha * sizes)
-            loglik.append(logp[flat].sum(axis=1) + np.log(max(n, 1e-12)))
+            loglik.append(_pattern_sums(logp, columns) + np.log(max(n, 1e-12)))
         diff = np.clip(loglik[1] - loglik[0], -50, 50)
         new = 1.0 / (1.0 + np.exp(diff))
         if np.abs(new - resp).max() < 1e-3:
