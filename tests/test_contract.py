@@ -128,7 +128,14 @@ def _pipeline(runs: dict, inputs: dict, section: str, engine):
     return runs[key]
 
 
-@pytest.mark.parametrize("section", SECTIONS)
+#: The pipeline test's sections. The spray hunt's Spark run takes ~50 s of the quick run's two
+#: workers' ~290 s (Spark's cost per query, not the data: it runs ~50 small ones), so it is in
+#: ``pytest -m slow`` beside the standalone cluster's spray hunt; DuckDB's run, and Spark's spray
+#: determinism tests (the scoping, trimming and de-duplicating SQL), stay in the quick run.
+PIPELINE_SECTIONS = [pytest.param(s, marks=pytest.mark.slow_on_spark) if s == "spray" else s for s in SECTIONS]
+
+
+@pytest.mark.parametrize("section", PIPELINE_SECTIONS)
 @pytest.mark.parity
 def test_hunt_through_the_pipeline_and_every_reporter(section, inputs, runs, engine, tmp_path):
     _, params = inputs[section]
