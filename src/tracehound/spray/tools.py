@@ -82,9 +82,7 @@ class _Model:
 
     def counts(self, rows: np.ndarray) -> np.ndarray:
         """Summed (field, value) counts of the patterns ``rows`` picks (a mask, or indices in order)."""
-        flat = self.flat[rows]
-        return np.bincount(flat.ravel(), weights=np.repeat(self.weights[rows], flat.shape[1]),
-                           minlength=self.width)
+        return self.every_cell.counts(self.flat[rows], self.weights[rows])
 
     def score(self, counts: np.ndarray) -> float:
         """Log marginal likelihood of one group's counts plus its CRP term ``log Γ(n)``."""
@@ -108,6 +106,7 @@ class _Cells:
         self.model, self.cells = model, cells
         self.first = cells < model.sizes[0] if len(model.sizes) else np.zeros(len(cells), bool)
         self.alpha, self.gammaln_alpha = model.alpha_flat[cells], model.gammaln_alpha_flat[cells]
+        self.size = model.size_flat[cells]  # each cell's field's number of values
 
     def counts(self, local: np.ndarray, weights: np.ndarray) -> np.ndarray:
         """Counts over these cells of patterns given by their ``local`` cell positions (patterns × fields)."""
@@ -280,11 +279,8 @@ class _Group:
         self.idx = np.flatnonzero(mask)
         cells, local = np.unique(model.flat[self.idx], return_inverse=True)
         self.view, self.local = model.cells(cells), local.reshape(len(self.idx), -1)
+        self.columns = np.ascontiguousarray(self.local.T)  # the same, fields × patterns
         self.weights = model.weights[self.idx]
-
-    def part(self, rows: np.ndarray) -> np.ndarray:
-        """The indices, among every pattern, of the group's patterns that ``rows`` picks."""
-        return self.idx[rows]
 
 
 class _Union:
@@ -315,7 +311,7 @@ def _best_move(group: _Group, union: _Union, counts: np.ndarray, other_counts: n
     of a large hunt's time), and the moves are scored on the two groups' own cells.
     """
     shared = other_counts[group.view.cells] > 0  # the group's cells the other group uses too
-    fits = [shared[column] for column in group.local.T]
+    fits = [shared[column] for column in group.columns]
     if len(conjoin) > 1:
         fits.append(np.logical_and.reduce([fits[f] for f in conjoin]))
     fits = [fit for fit in fits if 0 < fit.sum() < len(group.idx)]
@@ -331,7 +327,7 @@ def _best_move(group: _Group, union: _Union, counts: np.ndarray, other_counts: n
         gain = group.view.score(mine - moved) + both.score(landed) - score - other_score
         if best is None or gain > best[0] + MIN_GAIN:
             best = (gain, fit)
-    return best[0], group.part(best[1])
+    return best[0], group.idx[best[1]]
 
 
 def _best_split(group: _Group, whole: float) -> tuple[float, np.ndarray] | None:
@@ -352,7 +348,7 @@ def _best_split(group: _Group, whole: float) -> tuple[float, np.ndarray] | None:
             continue
         weight = np.bincount(np.searchsorted(values, codes[:, f]), weights=weights)
         for v in values[np.lexsort((first, -weight))][:SPLIT_SEEDS_PER_FIELD]:
-            side = _polish(view, local, weights, codes[:, f] == v)
+            side = _polish(group, codes[:, f] == v)
             if side is None or side.all() or not side.any():
                 continue
             signature = np.packbits(side).tobytes()
@@ -362,22 +358,22 @@ def _best_split(group: _Group, whole: float) -> tuple[float, np.ndarray] | None:
             gain = (view.score(view.counts(local[side], weights[side]))
                     + view.score(view.counts(local[~side], weights[~side])) - whole)
             if best is None or gain > best[0] + MIN_GAIN:
-                best = (gain, group.part(side))
+                best = (gain, group.idx[side])
     return best
 
 
-def _polish(view: _Cells, local: np.ndarray, weights: np.ndarray, side: np.ndarray) -> np.ndarray | None:
-    """Soft EM on two groups from a seeded split, hardened at the end: the group's patterns by their
-    ``local`` positions among the group's own cells ``view`` (patterns × fields), and their ``weights``.
+def _polish(group: _Group, side: np.ndarray) -> np.ndarray | None:
+    """Soft EM on two parts of ``group`` from a seeded split (``side``: a mask over its patterns),
+    hardened at the end.
 
     The seed is softened (``SEED_BELIEF`` on its side) so that every value has some weight in both
     groups: a hard start could never move an attempt whose user agent the seed side has not seen,
     and a tool that rotates would stay cut along the seed's field. Only the group's cells take part,
     so a small group's EM step costs its own size, not the width of every value of every field.
     """
-    columns = np.ascontiguousarray(local.T)  # fields × the group's patterns
-    flat, fields, width = local.ravel(), local.shape[1], len(view.cells)
-    alpha, sizes = view.alpha, view.model.size_flat[view.cells]
+    view, columns, weights = group.view, group.columns, group.weights
+    flat, fields, width = group.local.ravel(), len(columns), len(view.cells)
+    alpha, sizes = view.alpha, view.size
     resp = np.where(side, SEED_BELIEF, 1.0 - SEED_BELIEF)
     for _ in range(POLISH_ITERATIONS):
         loglik = []
