@@ -27,13 +27,16 @@ reports its own peak resident memory (``VmHWM``) and CPU time (all threads: on a
 wall time moves with the load, the work done much less). ``--against OTHER/src`` also runs the same child on the same
 file with another tracehound source tree first on ``PYTHONPATH`` — e.g. the code at an earlier commit
 (``git archive <commit> src | tar -x -C /tmp/spray-base``) — alternating the two ``--repeat`` times, and prints
-the ratio of their medians. Trees from before the hunt contract (``fit(t, engine=)``, ``to_findings(score())``)
+the ratio of their medians. ``--calls`` also times the hunt's engine calls one by one, and Ibis compiling
+them, and prints the costliest with the Python time around them (``benchmarks/calls.py``): where the hunt's
+time goes, before and after a change. Trees from before the hunt contract (``fit(t, engine=)``, ``to_findings(score())``)
 are run with that older calling convention.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import statistics
 import tempfile
@@ -43,6 +46,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from calls import EngineCalls, summary
 from child import peak_rss_mb, run_child
 
 FIELDS = ["AppDisplayName", "ClientAppUsed", "browser", "operatingSystem", "displayName", "ip_prefix",
@@ -99,31 +103,46 @@ def bare_parse(paths: list[Path]) -> float:
     return time.perf_counter() - t0
 
 
-def run_tracehound(paths: list[Path]) -> dict:
-    """Read + hunt in this process (the child): times, records, findings and own peak memory."""
+def run_tracehound(paths: list[Path], calls: bool = False) -> dict:
+    """Read + hunt in this process (the child): times, records, findings and own peak memory; with
+    ``calls``, also the hunt's engine calls timed one by one (:class:`calls.EngineCalls`)."""
     from tracehound.engine import connect
     from tracehound.readers.signins import read_signins
     from tracehound.spray import SprayHunter
 
+    timer = EngineCalls() if calls else contextlib.nullcontext()
     with connect("duckdb") as engine:
         t0, c0 = time.perf_counter(), time.process_time()
         table, report = read_signins(paths, engine)
         t1, c1 = time.perf_counter(), time.process_time()
         hunter = SprayHunter()
-        if hasattr(hunter, "to_findings"):  # a tree from before the hunt contract
-            hunter.fit(table, engine=engine)
-            findings = hunter.to_findings(hunter.score())
-        else:
-            hunter.fit(table, engine)
-            findings = hunter.detect(hunter.score(table))
+        with timer:
+            if hasattr(hunter, "to_findings"):  # a tree from before the hunt contract
+                hunter.fit(table, engine=engine)
+                findings = hunter.to_findings(hunter.score())
+            else:
+                hunter.fit(table, engine)
+                findings = hunter.detect(hunter.score(table))
         t2, c2 = time.perf_counter(), time.process_time()
-    return {"total_s": t2 - t0, "hunt_s": t2 - t1, "total_cpu_s": c2 - c0, "hunt_cpu_s": c2 - c1,
-            "records": report.records, "findings": len(findings), "peak_mb": peak_rss_mb()}
+    out = {"total_s": t2 - t0, "hunt_s": t2 - t1, "total_cpu_s": c2 - c0, "hunt_cpu_s": c2 - c1,
+           "records": report.records, "findings": len(findings), "peak_mb": peak_rss_mb()}
+    if calls:
+        out["calls"] = timer.rows()
+    return out
 
 
-def _child(paths: list[Path], src: str | None) -> dict:
+def _child(paths: list[Path], src: str | None, calls: bool = False) -> dict:
     """One tracehound run in a fresh interpreter, on ``src`` (another tree) or this one."""
-    return run_child(__file__, ["--child", *map(str, paths)], src)
+    return run_child(__file__, ["--child", *map(str, paths), *(["--calls"] if calls else [])], src)
+
+
+def print_calls(name: str, result: dict) -> None:
+    """Where one run's hunt went: its engine calls (Ibis compiling apart) and the Python around them."""
+    rows = result["calls"]
+    inside = sum(r["wall_s"] for r in rows)
+    print(f"where the hunt's {result['hunt_s']:.2f} s went ({name}, first run): engine calls {inside:.2f} s, "
+          f"the Python around them {result['hunt_s'] - inside:.2f} s")
+    print(summary(rows))
 
 
 def run_reference(paths: list[Path]) -> tuple[float, int]:
@@ -182,10 +201,12 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="runs of each tree with --against (alternating)")
     parser.add_argument("--copies", type=int, default=0,
                         help="hunt a canonical Parquet of this many copies of the export (the scale run)")
+    parser.add_argument("--calls", action="store_true",
+                        help="time the hunt's engine calls one by one (and Ibis compiling them) and print the costliest")
     parser.add_argument("--child", nargs="+", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(run_tracehound(args.child)))
+        print(json.dumps(run_tracehound(args.child, calls=args.calls)))
         return
     with tempfile.TemporaryDirectory(prefix="bench-spray-") as tmp:
         folder = args.keep or Path(tmp)
@@ -196,8 +217,8 @@ def main() -> None:
         runs: dict[str, list[dict]] = {"this tree": [], "against": []}
         for _ in range(args.repeat if args.against else 1):
             if args.against:
-                runs["against"].append(_child(paths, args.against))
-            runs["this tree"].append(_child(paths, None))
+                runs["against"].append(_child(paths, args.against, args.calls))
+            runs["this tree"].append(_child(paths, None, args.calls))
         for name, results in runs.items():
             if results:
                 print(f"tracehound ({name}, duckdb): {results[0]['records']:,} sign-ins, "
@@ -207,6 +228,8 @@ def main() -> None:
                       + ", ".join(f"{r['total_cpu_s']:.2f}" for r in results) + " s, hunt alone "
                       + ", ".join(f"{r['hunt_cpu_s']:.2f}" for r in results) + " s; peak "
                       + ", ".join(f"{r['peak_mb']}" for r in results) + " MB")
+                if args.calls:
+                    print_calls(name, results[0])
         if args.against:
             for key, label in (("total_s", "read + hunt"), ("hunt_s", "hunt alone"),
                                ("total_cpu_s", "CPU, read + hunt"), ("hunt_cpu_s", "CPU, hunt alone")):
