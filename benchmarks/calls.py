@@ -24,10 +24,10 @@ class EngineCalls:
     compiling inside it, per (method, caller); :meth:`rows` gives them, costliest first."""
 
     def __init__(self) -> None:
-        self._wall: dict[str, float] = collections.defaultdict(float)
-        self._compile: dict[str, float] = collections.defaultdict(float)
-        self._count: collections.Counter[str] = collections.Counter()
+        #: per (method, caller): [calls, wall seconds, of which compiling]
+        self._totals: dict[str, list] = collections.defaultdict(lambda: [0, 0.0, 0.0])
         self._current: list[str] = []
+        self._compiling = False
         self._saved: list[tuple[type, str, object]] = []
 
     def __enter__(self) -> "EngineCalls":
@@ -58,26 +58,30 @@ class EngineCalls:
             try:
                 return original(engine, *args, **kwargs)
             finally:
-                self._wall[key] += time.perf_counter() - start
-                self._count[key] += 1
+                totals = self._totals[key]
+                totals[0] += 1
+                totals[1] += time.perf_counter() - start
                 self._current.pop()
         return call
 
     def _timed_compile(self, name: str, original):
         def compile_(compiler, *args, **kwargs):
-            start = time.perf_counter()
+            # Only the outermost compile is timed (Ibis compiles some nodes by a nested call), and
+            # only inside an engine call (a hunt compiles nowhere else).
+            if self._compiling or not self._current:
+                return original(compiler, *args, **kwargs)
+            self._compiling, start = True, time.perf_counter()
             try:
                 return original(compiler, *args, **kwargs)
             finally:
-                if self._current:  # compiles outside an engine call (none in a hunt) are not counted
-                    self._compile[self._current[-1]] += time.perf_counter() - start
+                self._compiling = False
+                self._totals[self._current[-1]][2] += time.perf_counter() - start
         return compile_
 
     def rows(self) -> list[dict]:
         """One row per (method, caller): calls, wall seconds, of which Ibis compiling; costliest first."""
-        return [{"call": key, "n": self._count[key], "wall_s": round(self._wall[key], 4),
-                 "compile_s": round(self._compile[key], 4)}
-                for key in sorted(self._wall, key=lambda k: -self._wall[k])]
+        return [{"call": key, "n": n, "wall_s": round(wall, 4), "compile_s": round(compiled, 4)}
+                for key, (n, wall, compiled) in sorted(self._totals.items(), key=lambda kv: -kv[1][1])]
 
 
 def _caller() -> str:
