@@ -93,7 +93,7 @@ def test_rules_validated():
 @pytest.mark.parametrize("field, value", [("share", 1.5), ("share", "90%"), ("success_posterior", True),
                                           ("max_values", 0), ("max_values", 2.5), ("success_specific_max", -1),
                                           ("max_rotation", 0), ("rotation_p", 2),
-                                          ("success_slack_days", -1), ("expand", "yes")])
+                                          ("success_slack_days", -1), ("success_slack_gaps", "3"), ("expand", "yes")])
 def test_fingerprint_rules_validated(field, value):
     with pytest.raises(ConfigError, match=field):
         FingerprintRules(**{field: value})

@@ -125,6 +125,17 @@ def build_planted():
     ids["dormant_hit"] = one("dormant_hit", 26.5, "dormant@contoso.com", sprayed_ip, country="RU",
                              ip_prefix=sprayed_ip.rsplit(".", 1)[0] + ".0/24")
     ids["joiner_first"] = one("joiner_first", 27.5, "joiner@contoso.com", "198.51.100.77", country="RU")
+    # Tool route on an account's first success in the export: a one-off with the campaign's agent
+    # from an address no one else used, after which the owner signs in with their own browser. Its
+    # twin: a first success with the same legacy client, which its user then keeps using.
+    ids["first_tool_hit"] = one("first_tool_hit", 19.5, "returner@contoso.com", "10.8.0.240")
+    ids["first_kept_client"] = one("first_kept_client", 19.7, "mailer@contoso.com", "10.9.0.241")
+    for day in (24.2, 29.2, 36.2):
+        t.add("returner_own", time=at(day), user="returner@contoso.com", ip="10.8.0.9", ip_prefix="10.8.0.0/24",
+              result=0, app="Microsoft Teams", client_app="Browser", country="US", state="Illinois",
+              city="Chicago", user_agent="Mozilla/5.0 (Windows NT 10.0) Chrome/120", browser="Chrome 120",
+              os="Windows 10", device_name="LAPTOP-Z", is_interactive=True)
+        one("mailer_again", day, "mailer@contoso.com", "10.9.0.241")
     return t, ids
 
 
@@ -163,9 +174,38 @@ def test_sprayed_address_in_a_common_network_linked_when_used_once(planted):
 
 
 def test_dormant_accounts_first_sign_in_from_the_campaigns_address_linked(planted):
-    """A first sign-in has no history to be new against, so only the infrastructure route may link
-    it: the address sprayed other accounts and sits in a network rare among successes. A first
-    sign-in from an address the campaign never used is not linked."""
+    """A first sign-in has no history to be new against, so route 1 (what is new) cannot link it;
+    the infrastructure route does: the address sprayed other accounts and sits in a network rare
+    among successes. A first sign-in from an address the campaign never used, by a user who never
+    signs in again, is not linked."""
     _, ids, linked = planted
     assert ids["dormant_hit"] in linked
     assert ids["joiner_first"] not in linked
+
+
+def test_first_sign_in_that_is_a_one_off_with_the_campaigns_agent_linked(planted):
+    """The tool route judges a one-off on what the user did *after* it, so an account's first
+    success in the export is linked when the owner then signs in only with their own browser; the
+    same first success is not linked when its user keeps using that client from that address."""
+    t, ids, linked = planted
+    assert ids["first_tool_hit"] in linked
+    assert ids["first_kept_client"] not in linked
+    assert not linked & (t.truth["mailer_again"] | t.truth["returner_own"])
+
+
+def test_success_span_widens_by_the_campaigns_cadence():
+    """A success may be the attempt before the first failure: a campaign trickling one attempt
+    every two days reaches three gaps (six days) back and forward, a burst keeps the fixed day."""
+    from collections import namedtuple
+
+    from tracehound.spray.fingerprint import FingerprintRules
+    from tracehound.spray.successes import success_span
+    Row = namedtuple("Row", "attempts first_seen last_seen")
+    first = pd.Timestamp("2024-01-01", tz="UTC")
+    rules = FingerprintRules()
+    slow = Row(41, first, first + pd.Timedelta(days=80))
+    assert success_span(slow, rules) == (first - pd.Timedelta(days=6), slow.last_seen + pd.Timedelta(days=6))
+    burst = Row(500, first, first + pd.Timedelta(hours=2))
+    assert success_span(burst, rules) == (first - pd.Timedelta(days=1), burst.last_seen + pd.Timedelta(days=1))
+    fixed = FingerprintRules(success_slack_gaps=0)
+    assert success_span(slow, fixed) == (first - pd.Timedelta(days=1), slow.last_seen + pd.Timedelta(days=1))

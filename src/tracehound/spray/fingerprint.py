@@ -53,6 +53,7 @@ class FingerprintRules:
     random_entropy_ratio: float = 0.5
     success_posterior: float = 0.5
     success_slack_days: float = 1.0
+    success_slack_gaps: float = 3.0
     success_specific_max: int = 20
     expand: bool = True
 
@@ -67,9 +68,10 @@ class FingerprintRules:
             value = getattr(self, name)
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < least:
                 raise ConfigError(f"fingerprint rule {name} must be an integer of at least {least}, got {value!r}")
-        if not _is_number(self.success_slack_days) or self.success_slack_days < 0:
-            raise ConfigError("fingerprint rule success_slack_days must be a non-negative number, "
-                              f"got {self.success_slack_days!r}")
+        for name in ("success_slack_days", "success_slack_gaps"):
+            value = getattr(self, name)
+            if not _is_number(value) or value < 0:
+                raise ConfigError(f"fingerprint rule {name} must be a non-negative number, got {value!r}")
         if not isinstance(self.expand, (bool, np.bool_)):
             raise ConfigError(f"fingerprint rule expand must be true or false, got {self.expand!r}")
 

@@ -34,8 +34,10 @@ def new_to_user(bits: ibis.Table, engine: Engine,
 
     ``known_user``: the user had signed in successfully before. A user's first success in the input
     has nothing to be new against; counting it as new everywhere would make every account's first
-    sign-ins look like an intruder's, so only the infrastructure route (which needs the address to
-    have sprayed other accounts) takes it: a dormant account's first sign-in may be the attacker's;
+    sign-ins look like an intruder's, so route 1 (which is about what is new) never takes it; routes
+    2 and 3 do, on evidence that does not look back (the address sprayed other accounts; the
+    sign-in was a one-off the user never repeated): a dormant account's first sign-in may be the
+    attacker's;
 
     ``new_ua``: no earlier success of the user with this user agent (or no user agent logged);
     ``ip_once`` / ``ua_once``: the user's *only* success from this address / with this agent, and
@@ -77,8 +79,20 @@ def new_to_user(bits: ibis.Table, engine: Engine,
 
 def success_span(row, rules: FingerprintRules) -> tuple[pd.Timestamp, pd.Timestamp]:
     """When a success of the campaign of ``row`` (its row of the cluster table) may fall: its span
-    widened by ``success_slack_days`` each side (a guessed password may be used a little later)."""
-    slack = pd.Timedelta(days=rules.success_slack_days)
+    widened each side by ``success_slack_days`` or by ``success_slack_gaps`` of the campaign's mean
+    gap between attempts, whichever is longer.
+
+    The span is that of the campaign's *failed* attempts, so an attempt that got in lies outside it
+    when it came first or last: a spray that tries each account once gets in on its first try as
+    often as on any other. How far outside is the campaign's own cadence, not a fixed day: one
+    attempt a day puts the success before the first failure a day or two away, a burst of minutes
+    puts it minutes away (the fixed slack still covers a guessed password used a little later).
+    Three mean gaps hold 95 % of the gaps of attempts sent at random times (an exponential gap
+    exceeds three means with probability e^-3)."""
+    attempts = max(int(row.attempts) - 1, 1)
+    gap = (row.last_seen - row.first_seen) / attempts
+    # whole seconds: the engine's timestamps compare to microseconds, a mean gap is nanoseconds
+    slack = max(pd.Timedelta(days=rules.success_slack_days), gap * rules.success_slack_gaps).ceil("s")
     return row.first_seen - slack, row.last_seen + slack
 
 
@@ -106,10 +120,11 @@ def match_successes(bits: ibis.Table, new_successes: ibis.Table, campaigns: ibis
     campaign's fingerprint (:func:`fingerprint_carriers`).
 
     Every linked success carries the campaign's fingerprint values, falls in the campaign's
-    span (± ``success_slack_days``), and is new to its user: no earlier success of the user from
-    this IP address (see :func:`new_to_user`). Routes 1 and 3 also need the user to have signed
-    in before (a user's first sign-in in the input has nothing to be new against); route 2 does
-    not — a dormant account, a favourite spray target, may have no sign-in but the attacker's.
+    span (widened by :func:`success_span`), and is new to its user: no earlier success of the
+    user from this IP address (see :func:`new_to_user`). Route 1 also needs the user to have
+    signed in before (a user's first sign-in in the input has nothing to be new against); routes 2
+    and 3 do not — their evidence is the address's other accounts and what the user did *after*,
+    and a dormant account, a favourite spray target, may have no sign-in but the attacker's.
     On top of that, one of three pieces of evidence that it is *this* campaign — each about what
     a sprayer does and a benign user does not:
 
@@ -198,5 +213,5 @@ def match_successes(bits: ibis.Table, new_successes: ibis.Table, campaigns: ibis
     tool = own.filter(own.ua_raw.notnull()).select(t_ua=own.ua_raw, t_user=own.user).distinct()
     tooled = s.semi_join(tool, (s.ua_raw == tool.t_ua) & (s.user != tool.t_user)).select(z_id="event_id")
     one_off = s.ip_once & s.ua_once & s.ip_alone & s.event_id.isin(tooled.z_id)
-    s = s.filter((s.known_user & ((s.new_ua & looks_like) | one_off)) | infra)
+    s = s.filter((s.known_user & s.new_ua & looks_like) | one_off | infra)
     return engine.to_pandas(s.select("event_id", "user", "time")).sort_values(["time", "event_id"])
