@@ -22,12 +22,15 @@ from tracehound.spray.pruning import PruningRules
 from tracehound.spray.rarity import field_rarity
 from tracehound.spray.rotation import independence_p, target_test, time_test
 from tracehound.spray.stale import _periods
-from tracehound.spray.tools import CONTEXT_ALPHA, TOOL_ALPHA, _Model, _pattern_sums, partition
+from tracehound.spray.tools import AGENT_CONCENTRATION, OWN_AGENTS_PRIOR, TOOL_ALPHA, _Model, _pattern_sums, field_priors, partition
 
 #: What the hunt partitions on (``campaigns.separate_tools``): ``list`` is the account when it was
 #: tried more than once, and one shared value when it was tried once.
 FIELDS = ["client_app", "app", "user_agent", "country", "week", "hour", "list"]
-ALPHA = [TOOL_ALPHA] * 3 + [CONTEXT_ALPHA] * 3 + [TOOL_ALPHA]
+
+
+def priors(codes: np.ndarray) -> tuple[list, tuple]:
+    return field_priors(codes, tool=3, agent=True, context=1)
 
 
 def tool(rng, n, *, clients, agents, countries, weeks, users, app="Exchange", hours=range(6), tag=""):
@@ -44,7 +47,8 @@ def groups(frame: pd.DataFrame) -> pd.Series:
     frame = frame.assign(list=frame.user.where(tries > 1, ""))
     pats = frame.groupby(FIELDS, sort=True).size().reset_index(name="n")
     codes = np.stack([pd.factorize(pats[c], sort=True)[0] for c in FIELDS], axis=1)
-    pats["group"] = partition(codes, pats.n.to_numpy(), alpha=ALPHA, conjoin=(0, 1, 2)).labels
+    alpha, either = priors(codes)
+    pats["group"] = partition(codes, pats.n.to_numpy(), alpha=alpha, either=either, conjoin=(0, 1, 2)).labels
     return frame.merge(pats[[*FIELDS, "group"]], on=FIELDS, how="left").group
 
 
@@ -127,7 +131,7 @@ def test_a_group_scored_on_its_own_cells_scores_the_same_to_the_bit(seed):
     n = int(rng.integers(50, 400))
     sizes = rng.integers(2, 60, size=len(FIELDS))
     codes = np.stack([rng.integers(s, size=n) for s in sizes], axis=1)
-    model = _Model(codes, rng.integers(1, 40, size=n).astype(float), ALPHA)
+    model = _Model(codes, rng.integers(1, 40, size=n).astype(float), *priors(codes))
     for _ in range(20):
         mask = rng.random(n) < rng.uniform(0.02, 0.9)
         counts = model.counts(mask)
@@ -247,3 +251,40 @@ def test_a_clock_with_missed_cycles_is_regular_and_a_brute_force_is_not():
     assert got.loc["svc", "period_seconds"] == pytest.approx(900, rel=0.02)
     assert got.loc["svc", "regularity"] >= 0.9
     assert got.loc["victim", "regularity"] < rules.stale_regularity
+
+
+def _slow_marginal(counts: np.ndarray, alpha: np.ndarray) -> float:
+    """A Dirichlet-multinomial marginal likelihood the slow way: attempt by attempt, each value's
+    predictive probability given the ones before (any order gives the same product)."""
+    seen, logp = np.zeros(len(alpha)), 0.0
+    for value in np.repeat(np.arange(len(alpha)), counts.astype(int)):
+        logp += np.log((seen[value] + alpha[value]) / (seen.sum() + alpha.sum()))
+        seen[value] += 1
+    return logp
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_agent_field_is_scored_as_the_even_mixture_of_its_two_priors(seed):
+    """A group's agent term is log((1 − w)·m₁ + w·m₂), m₁ under ``TOOL_ALPHA`` per value, m₂ under a
+    total of ``AGENT_CONCENTRATION`` whatever the number of agents, w = ``OWN_AGENTS_PRIOR``; the other
+    fields are scored as before. Checked against marginals computed attempt by attempt, for a few agents and for many."""
+    rng = np.random.default_rng(seed)
+    n = 40
+    sizes = [3, 2, int(rng.choice([4, 60, 300])), 5, 4, 6, 9]
+    codes = np.stack([rng.integers(k, size=n) for k in sizes], axis=1)
+    codes[0] = [k - 1 for k in sizes]  # every value of every field exists
+    weights = rng.integers(1, 4, size=n).astype(float)
+    alpha, either = priors(codes)
+    assert either == (2, pytest.approx(AGENT_CONCENTRATION / sizes[2]), OWN_AGENTS_PRIOR)
+    model, plain = _Model(codes, weights, alpha, either), _Model(codes, weights, alpha)
+    mask = rng.random(n) < 0.6
+    mask[0] = True
+    counts = model.counts(mask)
+    lo = sum(sizes[:2])
+    agents = counts[lo:lo + sizes[2]]
+    one = _slow_marginal(agents, np.full(sizes[2], TOOL_ALPHA))
+    two = _slow_marginal(agents, np.full(sizes[2], AGENT_CONCENTRATION / sizes[2]))
+    mixed = np.logaddexp(one + np.log1p(-OWN_AGENTS_PRIOR), two + np.log(OWN_AGENTS_PRIOR))
+    assert model.score(counts) - plain.score(counts) == pytest.approx(mixed - one, abs=1e-6)
+    predictive = np.exp(model.every_cell.log_predictive(counts, counts[:sizes[0]].sum()))
+    assert predictive[lo:lo + sizes[2]].sum() == pytest.approx(1.0)

@@ -29,7 +29,7 @@ from .pruning import PruningRules, campaign_score, judge, ks_uniform
 from .rarity import FieldRarity, stage
 from .rotation import rotation_aggregates, rotation_tests
 from .scores import CLUSTER_COLUMNS
-from .tools import CONTEXT_ALPHA, TOOL_ALPHA, partition
+from .tools import field_priors, partition
 
 
 def cluster_table(bits: ibis.Table, cand_pats: pd.DataFrame, theta: np.ndarray, engine: Engine, *,
@@ -111,8 +111,10 @@ def separate_tools(events: ibis.Table, engine: Engine, *, features: tuple[str, .
     shape = [*keys[:-1], "t_list"]
     tools = pats.groupby(shape, sort=True, as_index=False).n.sum()
     codes = np.stack([pd.factorize(tools[c], sort=True)[0] for c in shape], axis=1)
-    alpha = [TOOL_ALPHA] * len(tool) + [CONTEXT_ALPHA] * (len(context) + 2) + [TOOL_ALPHA]
-    tools["tool"] = partition(codes, tools.n.to_numpy(), alpha=alpha, conjoin=tuple(range(len(tool)))).labels
+    alpha, either = field_priors(codes, tool=len(tool), agent=tool[-1:] in (["user_agent"], ["browser"]),
+                                 context=len(context))
+    tools["tool"] = partition(codes, tools.n.to_numpy(), alpha=alpha, either=either,
+                              conjoin=tuple(range(len(tool)))).labels
     pats = pats.merge(tools[[*shape, "tool"]], on=shape, how="left", sort=False)
     hits = pats.groupby(["tool", "t_user"], sort=True).n.sum()
     heavy = {k for k, n in hits.items() if n >= heavy_attempts}
