@@ -27,6 +27,7 @@ scored on the (field, value) cells it uses.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from math import exp, lgamma
 
 import numpy as np
 from scipy.special import gammaln
@@ -120,7 +121,7 @@ class _Either:
         self.total = float(total[field])
         alt_flat, alt_total = _cell_priors([alt], sizes[field:field + 1])
         self.alt, self.alt_total = alt_flat, float(alt_total[0])
-        self.gammaln_total, self.gammaln_alt_total = float(gammaln(self.total)), float(gammaln(self.alt_total))
+        self.gammaln_total, self.gammaln_alt_total = lgamma(self.total), lgamma(self.alt_total)
 
 
 class _Model:
@@ -172,8 +173,12 @@ class _Cells:
         self.total = model.total_flat[cells]  # each cell's field's total Dirichlet parameter
         mixed = model.mixed
         self.in_mixed = np.zeros(len(cells), bool) if mixed is None else (cells >= mixed.lo) & (cells < mixed.hi)
+        self.single_cells = ~self.in_mixed
+        #: the mixed field's cells among these (positions), with each prior's parameters
+        self.mixed_at = np.flatnonzero(self.in_mixed)
         if mixed is not None:
-            self.alt = mixed.alt[cells[self.in_mixed] - mixed.lo]
+            self.alpha_m, self.gammaln_alpha_m = self.alpha[self.mixed_at], self.gammaln_alpha[self.mixed_at]
+            self.alt = mixed.alt[cells[self.mixed_at] - mixed.lo]
             self.gammaln_alt = gammaln(self.alt)
 
     def counts(self, local: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -191,7 +196,7 @@ class _Cells:
             return (model.const - float(gammaln(model.total + n).sum())
                     + float((gammaln(self.alpha[used] + counts[used]) - self.gammaln_alpha[used]).sum())
                     + float(gammaln(n)) + LOG_GAMMA)
-        one = used & ~self.in_mixed
+        one = used & self.single_cells
         return (model.const - float(gammaln(model.total[model.single] + n).sum())
                 + float((gammaln(self.alpha[one] + counts[one]) - self.gammaln_alpha[one]).sum())
                 + float(np.logaddexp(*self._mixed_marginals(counts, n)))
@@ -199,12 +204,13 @@ class _Cells:
 
     def _mixed_marginals(self, counts: np.ndarray, n: float) -> tuple[float, float]:
         """The mixed field's log marginal likelihood under each of its two priors, each with its weight."""
-        mixed, c = self.model.mixed, counts[self.in_mixed]
+        mixed, c = self.model.mixed, counts[self.mixed_at]
         on = c > 0
-        first = (mixed.log_weight - float(gammaln(mixed.total + n)) + mixed.gammaln_total
-                 + float((gammaln(self.alpha[self.in_mixed][on] + c[on]) - self.gammaln_alpha[self.in_mixed][on]).sum()))
-        second = (mixed.log_alt_weight - float(gammaln(mixed.alt_total + n)) + mixed.gammaln_alt_total
-                  + float((gammaln(self.alt[on] + c[on]) - self.gammaln_alt[on]).sum()))
+        c = c[on]
+        first = (mixed.log_weight - lgamma(mixed.total + n) + mixed.gammaln_total
+                 + float((gammaln(self.alpha_m[on] + c) - self.gammaln_alpha_m[on]).sum()))
+        second = (mixed.log_alt_weight - lgamma(mixed.alt_total + n) + mixed.gammaln_alt_total
+                  + float((gammaln(self.alt[on] + c) - self.gammaln_alt[on]).sum()))
         return first, second
 
     def log_predictive(self, counts: np.ndarray, n: float) -> np.ndarray:
@@ -212,13 +218,13 @@ class _Cells:
         mixed field's is the two priors' predictives weighted by how well each explains the group."""
         logp = np.log(counts + self.alpha) - np.log(n + self.total)
         mixed = self.model.mixed
-        if mixed is not None and self.in_mixed.any():
+        if mixed is not None and len(self.mixed_at):
             first, second = self._mixed_marginals(counts, n)
-            weight = 1.0 / (1.0 + np.exp(np.clip(second - first, -50, 50)))
-            c = counts[self.in_mixed]
-            p = (weight * (c + self.alpha[self.in_mixed]) / (n + mixed.total)
+            weight = 1.0 / (1.0 + exp(min(max(second - first, -50.0), 50.0)))
+            c = counts[self.mixed_at]
+            p = (weight * (c + self.alpha_m) / (n + mixed.total)
                  + (1.0 - weight) * (c + self.alt) / (n + mixed.alt_total))
-            logp[self.in_mixed] = np.log(p)
+            logp[self.mixed_at] = np.log(p)
         return logp
 
 
@@ -239,7 +245,8 @@ def partition(codes: np.ndarray, weights: np.ndarray, *, alpha=0.5, either=None,
     """The product-categorical partition of ``codes`` (distinct patterns × fields, integer codes per field,
     in a fixed order) weighted by ``weights`` (attempts per pattern). ``alpha``: the Dirichlet parameter,
     one for all fields or one per field (a number, or one per value); ``either``: ``(field, alpha, weight)``,
-    a field scored under the mixture of its ``alpha`` prior and this one, of prior probability ``weight``; ``conjoin``: the fields a tool chooses (client app, app, user
+    a field scored under the mixture of its ``alpha`` prior and this one, of prior probability
+    ``weight``; ``conjoin``: the fields a tool chooses (client app, app, user
     agent), whose value combinations one group may hand to another. Deterministic for a given input."""
     conjoin = list(conjoin)
     model = _Model(codes, weights, alpha, either)
