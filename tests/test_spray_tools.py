@@ -22,7 +22,8 @@ from tracehound.spray.pruning import PruningRules
 from tracehound.spray.rarity import field_rarity
 from tracehound.spray.rotation import independence_p, target_test, time_test
 from tracehound.spray.stale import _periods
-from tracehound.spray.tools import AGENT_CONCENTRATION, OWN_AGENTS_PRIOR, TOOL_ALPHA, _Model, _pattern_sums, field_priors, partition
+from tracehound.spray.tools import (AGENT_CONCENTRATION, OWN_AGENTS_PRIOR, TOOL_ALPHA, _Model, _pattern_sums,
+                                    field_priors, partition)
 
 #: What the hunt partitions on (``campaigns.separate_tools``): ``list`` is the account when it was
 #: tried more than once, and one shared value when it was tried once.
@@ -264,10 +265,11 @@ def _slow_marginal(counts: np.ndarray, alpha: np.ndarray) -> float:
 
 
 @pytest.mark.parametrize("seed", range(4))
-def test_the_agent_field_is_scored_as_the_even_mixture_of_its_two_priors(seed):
+def test_the_agent_field_is_scored_as_the_mixture_of_its_two_priors(seed):
     """A group's agent term is log((1 − w)·m₁ + w·m₂), m₁ under ``TOOL_ALPHA`` per value, m₂ under a
     total of ``AGENT_CONCENTRATION`` whatever the number of agents, w = ``OWN_AGENTS_PRIOR``; the other
-    fields are scored as before. Checked against marginals computed attempt by attempt, for a few agents and for many."""
+    fields are scored as before. Checked against marginals computed attempt by attempt, for a few
+    agents and for many."""
     rng = np.random.default_rng(seed)
     n = 40
     sizes = [3, 2, int(rng.choice([4, 60, 300])), 5, 4, 6, 9]

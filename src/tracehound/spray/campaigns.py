@@ -73,11 +73,13 @@ def dropped_row(k: int, n: int, anomalous: list[str], rules: PruningRules) -> di
             "anomalous_fields": len(anomalous), "anomalous": anomalous}
 
 
-def tool_fields(features: tuple[str, ...]) -> tuple[list[str], list[str]]:
+def tool_fields(features: tuple[str, ...]) -> tuple[list[str], list[str], bool]:
     """The fields a tool picks per attempt (client app, app, its user agent — or, without one, the
-    browser it derives) and the context fields (country) the tools are told apart by as well."""
+    browser it derives), the context fields (country) the tools are told apart by as well, and
+    whether the tool fields end with the agent."""
     agent = ["user_agent"] if "user_agent" in features else ["browser"] if "browser" in features else []
-    return [f for f in ("client_app", "app") if f in features] + agent, [f for f in ("country",) if f in features]
+    tool = [f for f in ("client_app", "app") if f in features] + agent
+    return tool, [f for f in ("country",) if f in features], bool(agent)
 
 
 def separate_tools(events: ibis.Table, engine: Engine, *, features: tuple[str, ...],
@@ -90,7 +92,7 @@ def separate_tools(events: ibis.Table, engine: Engine, *, features: tuple[str, .
     off for one account. Campaigns are numbered by tool, then account, in value order — whatever
     order the engine returns the patterns in.
     """
-    tool, context = tool_fields(features)
+    tool, context, agent = tool_fields(features)
     keys = [f"f_{f}" for f in (*tool, *context)] + ["t_week", "t_hour", "t_user"]
     t = events.mutate(t_week=(events.time.epoch_seconds() // (7 * 86400)).cast("int64"),
                       t_hour=(events.time.hour() // 4).cast("int64"), t_user=events.user.fill_null(""))
@@ -111,8 +113,7 @@ def separate_tools(events: ibis.Table, engine: Engine, *, features: tuple[str, .
     shape = [*keys[:-1], "t_list"]
     tools = pats.groupby(shape, sort=True, as_index=False).n.sum()
     codes = np.stack([pd.factorize(tools[c], sort=True)[0] for c in shape], axis=1)
-    alpha, either = field_priors(codes, tool=len(tool), agent=tool[-1:] in (["user_agent"], ["browser"]),
-                                 context=len(context))
+    alpha, either = field_priors(codes, tool=len(tool), agent=agent, context=len(context))
     tools["tool"] = partition(codes, tools.n.to_numpy(), alpha=alpha, either=either,
                               conjoin=tuple(range(len(tool)))).labels
     pats = pats.merge(tools[[*shape, "tool"]], on=shape, how="left", sort=False)

@@ -10,8 +10,8 @@ That is a latent-class model, and splitting a campaign by "client app always IMA
 when the tool rotates between them is exactly the error it avoids.
 
 The partition is scored by the collapsed Dirichlet-multinomial marginal likelihood of each group's
-per-field value counts (symmetric Dirichlet(``alpha``) per field and group; the user agent under the
-even mixture of two priors, see :data:`AGENT_CONCENTRATION`) plus a Chinese-restaurant prior on the
+per-field value counts (symmetric Dirichlet(``alpha``) per field and group; the user agent under a
+mixture of two priors, see :data:`AGENT_CONCENTRATION`) plus a Chinese-restaurant prior on the
 partition. That score needs no parameter count: an unused value costs nothing, a value
 a group uses costs once, so a tool rotating among four user agents is cheaper as one group than as
 four, and two tools are cheaper apart than merged only when their distributions differ. The search
@@ -61,6 +61,14 @@ OWN_AGENTS_PRIOR = 0.999
 LOG_GAMMA = -20.0
 CONTEXT_ALPHA = 1.0
 
+#: Values of a field tried as the seed of a split, most frequent first.
+SPLIT_SEEDS_PER_FIELD = 2
+#: EM iterations that polish a seeded split, and how strongly the seed is believed at the start.
+POLISH_ITERATIONS = 20
+SEED_BELIEF = 0.8
+#: Improvements smaller than this (nats) are treated as ties and not taken.
+MIN_GAIN = 1e-6
+
 
 def field_priors(codes: np.ndarray, *, tool: int, agent: bool, context: int) -> tuple[list, tuple | None]:
     """:func:`partition`'s ``alpha`` and ``either`` for ``codes`` whose fields are, in order, the
@@ -70,13 +78,6 @@ def field_priors(codes: np.ndarray, *, tool: int, agent: bool, context: int) -> 
     if not agent or not len(codes):
         return priors, None
     return priors, (tool - 1, AGENT_CONCENTRATION / float(codes[:, tool - 1].max() + 1), OWN_AGENTS_PRIOR)
-#: Values of a field tried as the seed of a split, most frequent first.
-SPLIT_SEEDS_PER_FIELD = 2
-#: EM iterations that polish a seeded split, and how strongly the seed is believed at the start.
-POLISH_ITERATIONS = 20
-SEED_BELIEF = 0.8
-#: Improvements smaller than this (nats) are treated as ties and not taken.
-MIN_GAIN = 1e-6
 
 
 @dataclass(frozen=True)
@@ -89,38 +90,17 @@ class Partition:
     moves: int
 
 
-def _cell_priors(alpha, sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each (field, value) cell's Dirichlet parameter and each field's total, from ``alpha``: one
-    number for every field, or per field a number (symmetric) or one number per value."""
-    per_field = list(alpha) if isinstance(alpha, (list, tuple)) else \
-        list(np.broadcast_to(np.asarray(alpha, dtype=float), sizes.shape))
-    cells, totals = [], []
-    for a, k in zip(per_field, sizes):
-        a = np.asarray(a, dtype=float)
-        if a.ndim == 0:
-            cells.append(np.full(int(k), float(a)))
-            totals.append(float(a) * int(k))
-        else:
-            if len(a) != k:
-                raise ValueError(f"a field with {k} values was given {len(a)} Dirichlet parameters")
-            cells.append(a)
-            totals.append(float(a.sum()))
-    flat = np.concatenate(cells) if cells else np.zeros(0)
-    return flat, np.asarray(totals, dtype=float)
-
-
 class _Either:
-    """The field scored under the mixture of two Dirichlet priors: its cells' range in the flat index
-    space and, for each prior, its weight, the cells' parameters and the total."""
+    """The field scored under the mixture of two symmetric Dirichlet priors: its cells' range in the
+    flat index space and, for each prior, its log weight, its parameter and its total."""
 
-    def __init__(self, either, alpha_flat: np.ndarray, total: np.ndarray, sizes: np.ndarray,
-                 offsets: np.ndarray) -> None:
+    def __init__(self, either, alpha: np.ndarray, sizes: np.ndarray, offsets: np.ndarray) -> None:
         field, alt, weight = either
         self.log_weight, self.log_alt_weight = float(np.log1p(-weight)), float(np.log(weight))
         self.lo, self.hi = int(offsets[field]), int(offsets[field] + sizes[field])
-        self.total = float(total[field])
-        alt_flat, alt_total = _cell_priors([alt], sizes[field:field + 1])
-        self.alt, self.alt_total = alt_flat, float(alt_total[0])
+        self.alpha, self.alt = float(alpha[field]), float(alt)
+        self.gammaln_alpha, self.gammaln_alt = lgamma(self.alpha), lgamma(self.alt)
+        self.total, self.alt_total = self.alpha * int(sizes[field]), self.alt * int(sizes[field])
         self.gammaln_total, self.gammaln_alt_total = lgamma(self.total), lgamma(self.alt_total)
 
 
@@ -131,17 +111,19 @@ class _Model:
         self.codes = np.asarray(codes, dtype=np.int64)
         self.weights = np.asarray(weights, dtype=float)
         self.sizes = self.codes.max(axis=0) + 1 if len(self.codes) else np.zeros(self.codes.shape[1], np.int64)
+        self.alpha = np.broadcast_to(np.asarray(alpha, dtype=float), self.sizes.shape).copy()
         offsets = np.concatenate([[0], np.cumsum(self.sizes)[:-1]]).astype(np.int64)
         self.flat = self.codes + offsets  # one index space for every (field, value)
         self.width = int(self.sizes.sum())
-        #: per (field, value) index: its Dirichlet parameter, and its field's total (the sum over the field)
-        self.alpha_flat, self.total = _cell_priors(alpha, self.sizes)
+        #: per field, the total of its Dirichlet parameters; per (field, value) index, the parameter and that total
+        self.total = self.alpha * self.sizes
+        self.alpha_flat = np.repeat(self.alpha, self.sizes)
         self.total_flat = np.repeat(self.total, self.sizes)
         self.gammaln_alpha_flat = gammaln(self.alpha_flat)
-        #: the field scored under two priors (``either``), and the fields scored under one
-        self.mixed = None if either is None else _Either(either, self.alpha_flat, self.total, self.sizes, offsets)
-        self.single = np.arange(len(self.sizes)) != (-1 if either is None else either[0])
-        self.const = float(gammaln(self.total[self.single]).sum())
+        #: the field scored under two priors (``either``), and the totals of the fields scored under one
+        self.mixed = None if either is None else _Either(either, self.alpha, self.sizes, offsets)
+        self.single_total = self.total[np.arange(len(self.sizes)) != (-1 if either is None else either[0])]
+        self.const = float(gammaln(self.single_total).sum())
         self.every_cell = _Cells(self, np.arange(self.width))
 
     def counts(self, rows: np.ndarray) -> np.ndarray:
@@ -172,14 +154,9 @@ class _Cells:
         self.alpha, self.gammaln_alpha = model.alpha_flat[cells], model.gammaln_alpha_flat[cells]
         self.total = model.total_flat[cells]  # each cell's field's total Dirichlet parameter
         mixed = model.mixed
-        self.in_mixed = np.zeros(len(cells), bool) if mixed is None else (cells >= mixed.lo) & (cells < mixed.hi)
-        self.single_cells = ~self.in_mixed
-        #: the mixed field's cells among these (positions), with each prior's parameters
-        self.mixed_at = np.flatnonzero(self.in_mixed)
-        if mixed is not None:
-            self.alpha_m, self.gammaln_alpha_m = self.alpha[self.mixed_at], self.gammaln_alpha[self.mixed_at]
-            self.alt = mixed.alt[cells[self.mixed_at] - mixed.lo]
-            self.gammaln_alt = gammaln(self.alt)
+        in_mixed = np.zeros(len(cells), bool) if mixed is None else (cells >= mixed.lo) & (cells < mixed.hi)
+        #: the cells scored under one prior (a mask) and the mixed field's cells (positions)
+        self.single_cells, self.mixed_at = ~in_mixed, np.flatnonzero(in_mixed)
 
     def counts(self, local: np.ndarray, weights: np.ndarray) -> np.ndarray:
         """Counts over these cells of patterns given by their ``local`` cell positions (patterns × fields)."""
@@ -191,26 +168,20 @@ class _Cells:
         n = float(counts[self.first].sum())
         if n <= 0:
             return 0.0
-        used = counts > 0
-        if model.mixed is None:
-            return (model.const - float(gammaln(model.total + n).sum())
-                    + float((gammaln(self.alpha[used] + counts[used]) - self.gammaln_alpha[used]).sum())
-                    + float(gammaln(n)) + LOG_GAMMA)
-        one = used & self.single_cells
-        return (model.const - float(gammaln(model.total[model.single] + n).sum())
+        one = (counts > 0) & self.single_cells
+        mixed = float(np.logaddexp(*self._mixed_marginals(counts, n))) if model.mixed is not None else 0.0
+        return (model.const - float(gammaln(model.single_total + n).sum())
                 + float((gammaln(self.alpha[one] + counts[one]) - self.gammaln_alpha[one]).sum())
-                + float(np.logaddexp(*self._mixed_marginals(counts, n)))
-                + float(gammaln(n)) + LOG_GAMMA)
+                + mixed + float(gammaln(n)) + LOG_GAMMA)
 
     def _mixed_marginals(self, counts: np.ndarray, n: float) -> tuple[float, float]:
         """The mixed field's log marginal likelihood under each of its two priors, each with its weight."""
         mixed, c = self.model.mixed, counts[self.mixed_at]
-        on = c > 0
-        c = c[on]
+        c = c[c > 0]
         first = (mixed.log_weight - lgamma(mixed.total + n) + mixed.gammaln_total
-                 + float((gammaln(self.alpha_m[on] + c) - self.gammaln_alpha_m[on]).sum()))
+                 + float((gammaln(mixed.alpha + c) - mixed.gammaln_alpha).sum()))
         second = (mixed.log_alt_weight - lgamma(mixed.alt_total + n) + mixed.gammaln_alt_total
-                  + float((gammaln(self.alt[on] + c) - self.gammaln_alt[on]).sum()))
+                  + float((gammaln(mixed.alt + c) - mixed.gammaln_alt).sum()))
         return first, second
 
     def log_predictive(self, counts: np.ndarray, n: float) -> np.ndarray:
@@ -222,8 +193,8 @@ class _Cells:
             first, second = self._mixed_marginals(counts, n)
             weight = 1.0 / (1.0 + exp(min(max(second - first, -50.0), 50.0)))
             c = counts[self.mixed_at]
-            p = (weight * (c + self.alpha_m) / (n + mixed.total)
-                 + (1.0 - weight) * (c + self.alt) / (n + mixed.alt_total))
+            p = (weight * (c + mixed.alpha) / (n + mixed.total)
+                 + (1.0 - weight) * (c + mixed.alt) / (n + mixed.alt_total))
             logp[self.mixed_at] = np.log(p)
         return logp
 
@@ -244,10 +215,10 @@ def partition(codes: np.ndarray, weights: np.ndarray, *, alpha=0.5, either=None,
               max_moves: int = 400) -> Partition:
     """The product-categorical partition of ``codes`` (distinct patterns × fields, integer codes per field,
     in a fixed order) weighted by ``weights`` (attempts per pattern). ``alpha``: the Dirichlet parameter,
-    one for all fields or one per field (a number, or one per value); ``either``: ``(field, alpha, weight)``,
-    a field scored under the mixture of its ``alpha`` prior and this one, of prior probability
-    ``weight``; ``conjoin``: the fields a tool chooses (client app, app, user
-    agent), whose value combinations one group may hand to another. Deterministic for a given input."""
+    one for all fields or one per field; ``either``: ``(field, alpha, weight)``, a field scored under the
+    mixture of its ``alpha`` prior and this one, of prior probability ``weight``; ``conjoin``: the fields
+    a tool chooses (client app, app, user agent), whose value combinations one group may hand to another.
+    Deterministic for a given input."""
     conjoin = list(conjoin)
     model = _Model(codes, weights, alpha, either)
     n_patterns = len(model.codes)
