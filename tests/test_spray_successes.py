@@ -45,7 +45,7 @@ def test_new_to_user_flags(engine):
     table = pa.table({"event_id": [r[0] for r in rows], "time": [at(r[1]) for r in rows],
                       "user": [r[2] for r in rows], "ip": [r[3] for r in rows],
                       "ua_raw": [r[4] for r in rows], "success": [r[5] for r in rows]})
-    got = engine.to_pandas(new_to_user(engine.load(table, "bits"), engine)).set_index("event_id")
+    got = engine.to_pandas(new_to_user(engine.load(table, "bits"))).set_index("event_id")
     assert set(got.index) == {"a1", "b1", "c1", "d1", "a3", "b2", "c2", "d2", "d4"}
     known = got["known_user"].astype(bool)
     assert set(got.index[known]) == {"a3", "b2", "c2", "d2", "d4"}  # the users' first sign-ins are not
@@ -59,14 +59,14 @@ def test_new_to_user_flags(engine):
     # every success — a3's ip_shared, d2's ip_once need sign-ins outside the span.
     table = table.append_column("f_app", pa.array(["x" if r[0] in ("a3", "d2", "b2") else "y" for r in rows]))
     bits = engine.load(table, "bits")
-    cut = engine.to_pandas(new_to_user(bits, engine, [({"app": ["x"]}, pd.Timestamp(at(1.5)), pd.Timestamp(at(2.5))),
+    cut = engine.to_pandas(new_to_user(bits, [({"app": ["x"]}, pd.Timestamp(at(1.5)), pd.Timestamp(at(2.5))),
                                                       ({}, pd.Timestamp(at(0.5)), pd.Timestamp(at(1.5)))]))
     cut = cut.set_index("event_id")
     assert set(cut.index) == {"a3", "d2", "b2"}  # d2, b2 (day 1) by the second span; a3 (day 2) by the first
     columns = ["new_ua", "ip_once", "ua_once", "ip_shared", "ip_alone", "known_user"]
     expected = got.loc[sorted(cut.index), columns].astype(bool).to_dict("index")
     assert cut[columns].astype(bool).to_dict("index") == expected
-    assert engine.to_pandas(new_to_user(bits, engine, [])).empty
+    assert engine.to_pandas(new_to_user(bits, [])).empty
 
 
 def build_planted():

@@ -20,7 +20,7 @@ from tracehound.spray.bursts import _units
 from tracehound.spray.fingerprint import FingerprintRules, label_fields, rotation_candidates
 from tracehound.spray.pruning import PruningRules
 from tracehound.spray.rarity import field_rarity
-from tracehound.spray.rotation import independence_p, target_test, time_test
+from tracehound.spray.rotation import independence_p, rotation_aggregates, target_test, time_test
 from tracehound.spray.stale import _periods
 from tracehound.spray.tools import (AGENT_CONCENTRATION, OWN_AGENTS_PRIOR, TOOL_ALPHA, _Model, _pattern_sums,
                                     field_priors, partition)
@@ -178,6 +178,27 @@ def test_independence_p_is_scipys_chi2_contingency(seed):
         p_pure = (shares[None, :] ** tries[:, None].astype(float)).sum(axis=1)
         z = (float((got["values"] == 1).sum()) - p_pure.sum() - 0.5) / np.sqrt((p_pure * (1 - p_pure)).sum())
         assert target_test(got, shares) == float(stats.norm.sf(z))
+
+
+def test_rotation_aggregates_bin_the_span_on_microseconds_and_keep_only_the_wanted_pairs():
+    """A campaign's time bins are cut on its epoch seconds with their microseconds, whatever the engine
+    (on whole seconds the middle attempt below would fall in bin 5), only the (campaign, feature)
+    pairs asked for are counted, and an attempt with no user is counted under no user."""
+    t0 = pd.Timestamp("2026-03-01", tz="UTC")  # fractions of a second exact in binary at this epoch
+    at = [t0 + pd.Timedelta(seconds=s) for s in (0.75, 5.0, 7.75, 0.0, 100.0)]
+    attempts = pd.DataFrame({"campaign": [1, 1, 1, 2, 2], "time": pd.Series(at).astype("datetime64[us, UTC]"),
+                             "user": ["a", "b", None, "a", "a"],
+                             "f_client_app": ["IMAP4", "SMTP", "IMAP4", "X", "X"],
+                             "f_country": ["FR", "FR", "DE", "US", "US"]})
+    pairs = pd.DataFrame({"campaign": [1, 2], "feature": ["client_app", "country"]})
+    by_bin, by_user = rotation_aggregates(attempts, pairs, ["client_app", "country"])
+    # campaign 1 spans 7 s: bin floor(offset * 8 / 8); campaign 2 spans 100 s: floor(offset * 8 / 101)
+    assert sorted(by_bin.itertuples(index=False, name=None)) == [
+        (1, "client_app", "IMAP4", 0, 1), (1, "client_app", "IMAP4", 7, 1), (1, "client_app", "SMTP", 4, 1),
+        (2, "country", "US", 0, 1), (2, "country", "US", 7, 1)]
+    got = {(c, f, None if pd.isna(u) else u): (n, v) for c, f, u, n, v in by_user.itertuples(index=False, name=None)}
+    assert got == {(1, "client_app", "a"): (1, 1), (1, "client_app", "b"): (1, 1),
+                   (1, "client_app", None): (1, 1), (2, "country", "a"): (2, 1)}
 
 
 def test_target_test_rejects_values_tied_to_accounts():

@@ -10,8 +10,9 @@ whole fingerprint.
 
 Every function takes what it works on as arguments (the scored sign-ins, the fitted rarities and
 rules, the engine) and returns what it built, so one call cannot leave state behind for another.
-Row-level work is Ibis on the engine; only per-campaign aggregates and the distinct value patterns
-of the unusual attempts (at most one row per attempt) come back.
+Row-level work over the sign-ins is Ibis on the engine; only the distinct value patterns of the
+unusual attempts and the campaigns' own attempts (at most one row per attempt) come back, and the
+campaigns are measured from those.
 """
 
 from __future__ import annotations
@@ -199,35 +200,36 @@ def _remeasure(rows: list[dict], campaign: ibis.Table, members: pd.Series, chang
 def campaign_rows(campaign: ibis.Table, members: pd.Series, anomalous: dict[int, list[str]], engine: Engine, *,
                   features: tuple[str, ...], rarities: dict[str, FieldRarity], rules: PruningRules,
                   fingerprint_rules: FingerprintRules, only: list[int] | None = None) -> list[dict]:
-    """Statistics, fingerprint and verdict of every campaign in ``campaign`` (engine aggregates).
+    """Statistics, fingerprint and verdict of every campaign in ``campaign`` (its attempts, cached).
 
     ``members``: each campaign's mixture clusters, most attempts first (the first names its cluster
     and anomalous fields); ``only``: measure just these campaigns.
     """
     if only is not None:
         campaign = campaign.filter(campaign.campaign.isin(list(only)))
-    stats = engine.to_pandas(campaign.group_by("campaign").agg(
-        attempts=campaign.count(), users=campaign.user.nunique(), ips=campaign.ip.nunique(),
-        first_seen=campaign.time.min(), last_seen=campaign.time.max(),
-        active_days=campaign.time.date().nunique()))
-    # Attempts per (campaign, day, posterior), one small query for two uses: the daily counts, and
-    # the mean posterior summed here in a fixed order (an engine float mean depends on the order its
-    # threads meet the rows). Expanded attempts have no posterior.
-    cells = engine.to_pandas(campaign.group_by(["campaign", campaign.time.truncate("D").name("day"),
-                                                "confidence"]).agg(n=campaign.count()))
+    # One row per attempt, brought back once: the campaigns hold the unusual clusters' attempts (as
+    # many rows as the patterns separate_tools brought back), and their dozen small aggregates cost
+    # Ibis and the engine far more to plan than pandas to compute.
+    attempts = engine.to_pandas(campaign.select("campaign", "user", "ip", "time", "confidence",
+                                                *(f"f_{f}" for f in features)))
+    attempts["day"] = attempts.time.dt.floor("D")
+    per = attempts.groupby("campaign", sort=True)
+    stats = per.agg(attempts=("time", "size"), users=("user", "nunique"), ips=("ip", "nunique"),
+                    first_seen=("time", "min"), last_seen=("time", "max"),
+                    active_days=("day", "nunique")).reset_index()
+    # Attempts per (campaign, day, posterior), for two uses: the daily counts, and the mean posterior
+    # summed in a fixed order. Expanded attempts have no posterior.
+    cells = attempts.groupby(["campaign", "day", "confidence"], sort=False, dropna=False).size().rename("n") \
+        .reset_index()
     conf = cells[cells.confidence.notna()].groupby(["campaign", "confidence"], as_index=False, sort=True).n.sum()
     conf = conf.assign(w=lambda f: f.n * f.confidence).groupby("campaign").agg(w=("w", "sum"), n=("n", "sum"))
     stats["confidence"] = stats.campaign.map(conf.w / conf.n)
     daily = cells.groupby(["campaign", "day"], as_index=False, sort=True).n.sum()
-    summary, top = field_profiles(campaign, features, group="campaign")
-    summary, top = engine.to_pandas(summary), engine.to_pandas(top)
+    summary, top = field_profiles(attempts, features, group="campaign")
     pairs = rotation_candidates(summary, top, fingerprint_rules)
     rotation = {}
     if not pairs.empty:
-        wanted = stage(engine, pairs.rename(columns={"campaign": "p_campaign", "feature": "p_feature"})
-                       .astype({"p_campaign": "int64"}))
-        by_bin, by_user = rotation_aggregates(campaign, wanted, sorted(set(pairs.feature)))
-        rotation = rotation_tests(engine.to_pandas(by_bin), engine.to_pandas(by_user))
+        rotation = rotation_tests(*rotation_aggregates(attempts, pairs, sorted(set(pairs.feature))))
     own = label_fields(summary, top, rarities, fingerprint_rules, rotation)
     rows = []
     for s in stats.sort_values("campaign").itertuples(index=False):

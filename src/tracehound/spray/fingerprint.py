@@ -3,7 +3,7 @@
 Step 7. A spray tool rotates what is cheap to rotate (IP addresses, cities), often picks per attempt
 from a short list of its own (a few legacy protocols, admin tools, exit countries, user agents), and
 keeps what its author never thought about (one odd user agent, legacy IMAP, one app). For each
-campaign and field we measure, in the engine, the number of distinct values, the entropy and the top
+campaign and field we measure, over its attempts brought back, the number of distinct values, the entropy and the top
 values; here we label each field:
 
 - **invariant**: one value covers at least ``share`` of the attempts ("client_app always IMAP4");
@@ -84,24 +84,23 @@ def _is_number(value) -> bool:
     return isinstance(value, Real) and not isinstance(value, (bool, np.bool_))
 
 
-def field_profiles(events: ibis.Table, features: tuple[str, ...],
-                   group: str = "cluster") -> tuple[ibis.Table, ibis.Table]:
-    """Per (group, feature): distinct values, attempts and entropy; and the top values with counts.
+def field_profiles(attempts: pd.DataFrame, features: tuple[str, ...],
+                   group: str = "cluster") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per (group, feature): a histogram of value counts; and the top values with counts.
 
-    Both are aggregates whose size is bounded by groups × features (× ``TOP_VALUES``); the group
-    column comes back named ``cluster`` whatever ``group`` is. The summary is a histogram of value
-    counts (``values`` values were used ``n`` times each), all integers: the entropy is then summed
-    in Python in a fixed order (:func:`_summarise`), where a float sum in the engine would depend
-    on the order its threads meet the rows.
+    ``attempts``: the attempts brought back, with the ``group`` column and ``f_<feature>`` columns.
+    Both results are bounded by groups × features (× ``TOP_VALUES``); the group column comes back
+    named ``cluster`` whatever ``group`` is. The summary is a histogram of value counts (``values``
+    values were used ``n`` times each), all integers, whose entropy :func:`_summarise` sums in a
+    fixed order. Top values are ranked by count, then value.
     """
-    parts = [events.select(cluster=events[group], feature=ibis.literal(name), value=events[f"f_{name}"])
-             for name in features]
-    stacked = parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]
-    vc = stacked.group_by(["cluster", "feature", "value"]).agg(n=stacked.count())
-    summary = vc.group_by(["cluster", "feature", "n"]).agg(values=vc.count())
-    rank = ibis.row_number().over(group_by=[vc.cluster, vc.feature], order_by=[ibis.desc(vc.n), vc.value])
-    top = vc.mutate(rank=rank).filter(lambda r: r["rank"] < TOP_VALUES).drop("rank")
-    return summary, top
+    parts = [pd.DataFrame({"cluster": attempts[group].to_numpy(), "feature": name,
+                           "value": attempts[f"f_{name}"].to_numpy()}) for name in features]
+    stacked = pd.concat(parts, ignore_index=True)
+    vc = stacked.groupby(["cluster", "feature", "value"], sort=False).size().rename("n").reset_index()
+    summary = vc.groupby(["cluster", "feature", "n"], sort=False).size().rename("values").reset_index()
+    top = vc.sort_values(["cluster", "feature", "n", "value"], ascending=[True, True, False, True], kind="stable")
+    return summary, top.groupby(["cluster", "feature"], sort=False).head(TOP_VALUES).reset_index(drop=True)
 
 
 def _entropy(counts: np.ndarray) -> float:

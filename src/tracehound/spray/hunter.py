@@ -247,25 +247,26 @@ class SprayHunter:
             return stale_findings(scores.bits, scores.stale, engine, first_rank=1)
         bits, campaign = scores.bits, scores.campaigns
         ids = engine.to_pandas(campaign.filter(campaign.campaign.isin([int(k) for k in kept.campaign]))
-                               .select("campaign", "event_id", "user", "ip", "time"))
+                               .select("campaign", "event_id", "user", "ip", "time", "ua_raw", "pattern"))
         plots = plot_evidence(kept, campaign, bits, engine, mixture=self.mixture_, components=self.components_,
                               features=self.features_, rarities=self.rarities_)
         sprays = kept[kept.kind == PASSWORD_SPRAY]
         if not sprays.empty:  # what every spray's success matching shares
-            new_successes = new_to_user(bits, engine, [
+            new_successes = engine.to_pandas(new_to_user(bits, [
                 (r.fingerprint, *success_span(r, self.fingerprint_rules_))
-                for r in sprays.itertuples(index=False) if r.fingerprint])
+                for r in sprays.itertuples(index=False) if r.fingerprint]))
             carriers = fingerprint_carriers(bits, dict(zip(sprays.campaign.astype(int), sprays.fingerprint)),
                                             engine)
         findings = []
         for rank, row in enumerate(kept.itertuples(index=False), start=1):
             # Counts come back as floats when dropped clusters (no counts) share the frame.
             row = row._replace(**{c: int(getattr(row, c)) for c in ("attempts", "users", "ips", "active_days")})
-            ev = ids[ids.campaign == row.campaign].sort_values(["time", "event_id"])
+            own = ids[ids.campaign == row.campaign]
+            ev = own[["campaign", "event_id", "user", "ip", "time"]].sort_values(["time", "event_id"])
             successes = pd.DataFrame(columns=["event_id", "user", "time"])
             if row.kind == PASSWORD_SPRAY:
                 successes = match_successes(
-                    bits, new_successes, campaign, row, engine, carriers=carriers.get(int(row.campaign), 0),
+                    bits, new_successes, own, row, engine, carriers=carriers.get(int(row.campaign), 0),
                     success_patterns=scores.success_patterns,
                     mixture=self.mixture_, components=self.components_, features=self.features_,
                     fingerprint_rules=self.fingerprint_rules_)

@@ -15,43 +15,51 @@ tests below fail to reject that the value is independent of the attempt:
   country — and so do two tools working through separate target lists.
 
 Both are computed from small aggregates (per campaign, field and value: counts per time bin; per
-campaign, field and account: attempts and distinct values), in the engine.
+campaign, field and account: attempts and distinct values) of the campaigns' attempts, brought back.
 """
 
 from __future__ import annotations
 
-import ibis
 import numpy as np
 import pandas as pd
 from scipy.special import chdtrc, ndtr
 
 #: Equal-width time bins over a campaign's span for the time test.
 TIME_BINS = 8
+_EPOCH = pd.Timestamp(0, tz="UTC")
 #: Attempts a value needs to take part in the time test, and expected attempts per pooled bin.
 MIN_VALUE_ATTEMPTS = 5
 MIN_EXPECTED = 5.0
 
 
-def rotation_aggregates(campaign: ibis.Table, wanted: ibis.Table, features: list[str],
-                        group: str = "campaign") -> tuple[ibis.Table, ibis.Table]:
+def rotation_aggregates(attempts: pd.DataFrame, pairs: pd.DataFrame, features: list[str]
+                        ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """For the (campaign, feature) pairs to test: counts per (campaign, feature, value, time bin) and per
-    (campaign, feature, user) the attempts and distinct values. ``wanted`` (staged on the engine) has
-    columns p_campaign, p_feature; ``features`` lists its features; ``campaign`` holds the attempts with
-    ``f_<feature>`` columns, ``time`` and ``user``."""
-    span = campaign.group_by(s_campaign=campaign[group]).agg(s_first=campaign.time.min(),
-                                                             s_last=campaign.time.max())
-    t = campaign.join(span, campaign[group] == span.s_campaign)
-    length = (t.s_last.epoch_seconds() - t.s_first.epoch_seconds()).cast("float64")
-    offset = (t.time.epoch_seconds() - t.s_first.epoch_seconds()).cast("float64")
-    tbin = ibis.ifelse(length > 0, (offset * TIME_BINS / (length + 1.0)).floor(), 0).cast("int64")
-    t = t.mutate(tbin=tbin)
-    parts = [t.select(campaign=t[group], feature=ibis.literal(f), value=t[f"f_{f}"], user=t.user, tbin=t.tbin)
-             for f in features]
-    stacked = parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]
-    stacked = stacked.join(wanted, (stacked.campaign == wanted.p_campaign) & (stacked.feature == wanted.p_feature)) \
-        .drop("p_campaign", "p_feature")
-    by_bin = stacked.group_by(["campaign", "feature", "value", "tbin"]).agg(n=stacked.count())
-    by_user = stacked.group_by(["campaign", "feature", "user"]).agg(n=stacked.count(), values=stacked.value.nunique())
+    (campaign, feature, user) the attempts and distinct values. ``attempts``: the campaigns' attempts,
+    brought back (columns campaign, time, user and ``f_<feature>``); ``pairs``: columns campaign,
+    feature; ``features`` lists its features.
+
+    A campaign's span is cut into :data:`TIME_BINS` equal bins on its epoch seconds with their
+    microseconds, the same on every engine (Spark's ``unix_timestamp`` would drop them).
+    """
+    campaign = attempts.campaign.to_numpy()
+    seconds = pd.Series(((attempts.time - _EPOCH) // pd.Timedelta(microseconds=1)).to_numpy(np.int64) / 1e6)
+    first = seconds.groupby(campaign).transform("min").to_numpy()
+    length = seconds.groupby(campaign).transform("max").to_numpy() - first
+    offset = seconds.to_numpy() - first
+    with np.errstate(invalid="ignore"):
+        tbin = np.where(length > 0, np.floor(offset * TIME_BINS / (length + 1.0)), 0).astype(np.int64)
+    wanted = pairs.groupby("feature").campaign.agg(lambda c: set(c.astype("int64")))
+    user = attempts.user.to_numpy()
+    parts = []
+    for f in features:
+        keep = np.isin(campaign, list(wanted.get(f, ())))
+        parts.append(pd.DataFrame({"campaign": campaign[keep], "feature": f, "value": attempts[f"f_{f}"].to_numpy()[keep],
+                                   "user": user[keep], "tbin": tbin[keep]}))
+    stacked = pd.concat(parts, ignore_index=True)
+    by_bin = stacked.groupby(["campaign", "feature", "value", "tbin"], sort=False).size().rename("n").reset_index()
+    by_user = stacked.groupby(["campaign", "feature", "user"], sort=False, dropna=False).agg(
+        n=("value", "size"), values=("value", "nunique")).reset_index()
     return by_bin, by_user
 
 

@@ -19,10 +19,10 @@ from .mixture import BernoulliMixture, cluster_posterior
 from .rarity import decode_patterns
 
 
-def new_to_user(bits: ibis.Table, engine: Engine,
+def new_to_user(bits: ibis.Table,
                 within: list[tuple[dict[str, list[str]], pd.Timestamp, pd.Timestamp]] | None = None) -> ibis.Table:
-    """Successful sign-ins new to their user, with what step 8 asks of them (cached: a small table,
-    shared by every campaign's success matching).
+    """Successful sign-ins new to their user, with what step 8 asks of them (a small table, brought
+    back once and shared by every campaign's success matching).
 
     ``within``: (fingerprint, first, last) of the campaigns whose successes are looked for; only
     sign-ins carrying one of those fingerprints inside that span are kept (``None``: every one).
@@ -73,8 +73,8 @@ def new_to_user(bits: ibis.Table, engine: Engine,
     t = t.mutate(new_ua=(t.a_first == t.time).fill_null(False) | t.ua_raw.isnull(),
                  ip_once=(t.i_n == 1) & later, ua_once=((t.a_n == 1) & later).fill_null(False),
                  ip_shared=t.o_first < t.time, ip_alone=t.o_users == 1, known_user=t.u_first < t.time)
-    return engine.cache(t.drop("i_user", "i_ip", "i_first", "i_n", "u_user", "u_first", "u_last", "a_user",
-                               "a_ua", "a_first", "a_n", "o_ip", "o_first", "o_users"))
+    return t.drop("i_user", "i_ip", "i_first", "i_n", "u_user", "u_first", "u_last", "a_user",
+                  "a_ua", "a_first", "a_n", "o_ip", "o_first", "o_users")
 
 
 def success_span(row, rules: FingerprintRules) -> tuple[pd.Timestamp, pd.Timestamp]:
@@ -110,14 +110,15 @@ def fingerprint_carriers(bits: ibis.Table, fingerprints: dict[int, dict[str, lis
     return {k: 0 if pd.isna(row[f"c{k}"]) else int(row[f"c{k}"]) for k in wanted}
 
 
-def match_successes(bits: ibis.Table, new_successes: ibis.Table, campaigns: ibis.Table, row,
+def match_successes(bits: ibis.Table, new_successes: pd.DataFrame, attempts: pd.DataFrame, row,
                     engine: Engine, *, carriers: int, success_patterns: pd.DataFrame, mixture: BernoulliMixture,
                     components: np.ndarray, features: tuple[str, ...],
                     fingerprint_rules: FingerprintRules) -> pd.DataFrame:
     """Successful sign-ins of ``bits`` that look like the campaign of ``row`` (its row of the
-    cluster table) getting in; ``campaigns`` holds the campaigns' attempts, ``new_successes`` is
-    :func:`new_to_user` of ``bits`` and ``carriers`` how many successes in ``bits`` carry the
-    campaign's fingerprint (:func:`fingerprint_carriers`).
+    cluster table) getting in; ``attempts`` holds the campaign's own attempts (user, ip, ua_raw,
+    pattern), ``new_successes`` is :func:`new_to_user` of ``bits``, both brought back, and
+    ``carriers`` how many successes in ``bits`` carry the campaign's fingerprint
+    (:func:`fingerprint_carriers`).
 
     Every linked success carries the campaign's fingerprint values, falls in the campaign's
     span (widened by :func:`success_span`), and is new to its user: no earlier success of the
@@ -185,33 +186,44 @@ def match_successes(bits: ibis.Table, new_successes: ibis.Table, campaigns: ibis
     pats = [int(p) for p in succ.pattern[(resp[:, list(row.clusters)].sum(axis=1) >= rules.success_posterior)
                                          & shaped]]
     lo, hi = success_span(row, rules)
-    in_span = (bits.time >= lo.to_pydatetime()) & (bits.time <= hi.to_pydatetime())
-    common = carriers > rules.success_specific_max
-    own = campaigns.filter(campaigns.campaign == int(row.campaign))
-    s = new_successes.filter(matches(new_successes, row.fingerprint) &
-                             (new_successes.time >= lo.to_pydatetime()) &
-                             (new_successes.time <= hi.to_pydatetime()))
-    looks_like = s.pattern.isin(pats) if pats else ibis.literal(False)
-    if common:
-        retried = bits.filter(bits.retried & matches(bits, row.fingerprint) & in_span).select("user")
-        targeted = own.select("user").union(retried).user
-        fresh = s.filter(s.new_ua & s.known_user)
-        rare = fresh.group_by("pattern").agg(n=fresh.count())
-        rare = rare.filter(rare.n <= rules.success_specific_max).pattern
-        looks_like = looks_like & (s.user.isin(targeted) |
-                                   (s.pattern.isin(own.pattern) & s.pattern.isin(rare)))
+    s = new_successes[carries(new_successes, row.fingerprint) & (new_successes.time >= lo)
+                      & (new_successes.time <= hi)]
+    looks_like = s.pattern.isin(pats).to_numpy()
+    if carriers > rules.success_specific_max:  # a common fingerprint: also targeted, or specific
+        retried = bits.filter(bits.retried & matches(bits, row.fingerprint) &
+                              (bits.time >= lo.to_pydatetime()) & (bits.time <= hi.to_pydatetime()))
+        targeted = set(attempts.user.dropna()) | set(engine.to_pandas(retried.select("user").distinct()).user.dropna())
+        fresh = s[s.new_ua & s.known_user].pattern.value_counts()
+        rare = fresh[fresh <= rules.success_specific_max].index
+        looks_like &= (s.user.isin(targeted) | (s.pattern.isin(attempts.pattern) & s.pattern.isin(rare))).to_numpy()
     # Route 2, infrastructure: the address sprayed *other* accounts, no other account had signed
     # in from it before, and its network is rare among successes or the address is the sprayer's.
-    sprayed = own.select(c_ip=own.ip, c_user=own.user).distinct()
-    sprayed = s.semi_join(sprayed, (s.ip == sprayed.c_ip) & (s.user != sprayed.c_user)) \
-        .select(x_id="event_id")
-    infra = s.event_id.isin(sprayed.x_id) & ~s.ip_shared
+    infra = _used_on_others(s.ip, s.user, attempts.ip, attempts.user) & ~s.ip_shared.to_numpy()
     if "b_ip_prefix" in s.columns:
-        infra = infra & ((s.b_ip_prefix == 1) | (s.ip_once & s.ip_alone))
+        infra &= ((s.b_ip_prefix == 1) | (s.ip_once & s.ip_alone)).to_numpy()
     # Route 3, tool: a one-off from an address no other account used, with an agent the campaign
     # sprayed *other* accounts with.
-    tool = own.filter(own.ua_raw.notnull()).select(t_ua=own.ua_raw, t_user=own.user).distinct()
-    tooled = s.semi_join(tool, (s.ua_raw == tool.t_ua) & (s.user != tool.t_user)).select(z_id="event_id")
-    one_off = s.ip_once & s.ua_once & s.ip_alone & s.event_id.isin(tooled.z_id)
-    s = s.filter((s.known_user & s.new_ua & looks_like) | one_off | infra)
-    return engine.to_pandas(s.select("event_id", "user", "time")).sort_values(["time", "event_id"])
+    one_off = (s.ip_once & s.ua_once & s.ip_alone).to_numpy() & \
+        _used_on_others(s.ua_raw, s.user, attempts.ua_raw, attempts.user)
+    hit = ((s.known_user & s.new_ua).to_numpy() & looks_like) | one_off | infra
+    return s.loc[hit, ["event_id", "user", "time"]].sort_values(["time", "event_id"]).reset_index(drop=True)
+
+
+def carries(frame: pd.DataFrame, fingerprint: dict[str, list[str]]) -> np.ndarray:
+    """Rows of ``frame`` (brought back) that carry one of the fingerprint's values on every
+    fingerprint field: :func:`.fingerprint.matches` on pandas."""
+    hit = np.ones(len(frame), bool)
+    for name, values in fingerprint.items():
+        hit &= frame[f"f_{name}"].isin(values).to_numpy()
+    return hit
+
+
+def _used_on_others(value: pd.Series, user: pd.Series, their_value: pd.Series, their_user: pd.Series
+                    ) -> np.ndarray:
+    """Whether each (value, user) has the value among the campaign's attempts on *another* account
+    (an address it sprayed others from, an agent it sprayed others with). A missing value or user
+    matches nothing, as in SQL."""
+    known = pd.DataFrame({"v": their_value, "u": their_user}).dropna().drop_duplicates()
+    users = known.groupby("v").u.agg(set).to_dict()
+    return np.array([isinstance(v, str) and isinstance(u, str) and bool(users.get(v, set()) - {u})
+                     for v, u in zip(value, user)], dtype=bool)
