@@ -47,15 +47,15 @@ def rotation_aggregates(attempts: pd.DataFrame, pairs: pd.DataFrame, features: l
     first = seconds.groupby(campaign).transform("min").to_numpy()
     length = seconds.groupby(campaign).transform("max").to_numpy() - first
     offset = seconds.to_numpy() - first
-    with np.errstate(invalid="ignore"):
-        tbin = np.where(length > 0, np.floor(offset * TIME_BINS / (length + 1.0)), 0).astype(np.int64)
+    tbin = np.where(length > 0, np.floor(offset * TIME_BINS / (length + 1.0)), 0).astype(np.int64)
     wanted = pairs.groupby("feature").campaign.agg(lambda c: set(c.astype("int64")))
     user = attempts.user.to_numpy()
     parts = []
     for f in features:
         keep = np.isin(campaign, list(wanted.get(f, ())))
-        parts.append(pd.DataFrame({"campaign": campaign[keep], "feature": f, "value": attempts[f"f_{f}"].to_numpy()[keep],
-                                   "user": user[keep], "tbin": tbin[keep]}))
+        parts.append(pd.DataFrame({"campaign": campaign[keep], "feature": f,
+                                   "value": attempts[f"f_{f}"].to_numpy()[keep], "user": user[keep],
+                                   "tbin": tbin[keep]}))
     stacked = pd.concat(parts, ignore_index=True)
     by_bin = stacked.groupby(["campaign", "feature", "value", "tbin"], sort=False).size().rename("n").reset_index()
     by_user = stacked.groupby(["campaign", "feature", "user"], sort=False, dropna=False).agg(
