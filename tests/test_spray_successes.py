@@ -209,3 +209,16 @@ def test_success_span_widens_by_the_campaigns_cadence():
     assert success_span(burst, rules) == (first - pd.Timedelta(days=1), burst.last_seen + pd.Timedelta(days=1))
     fixed = FingerprintRules(success_slack_gaps=0)
     assert success_span(slow, fixed) == (first - pd.Timedelta(days=1), slow.last_seen + pd.Timedelta(days=1))
+
+
+def test_a_missing_user_address_or_agent_links_to_nothing():
+    """The routes' "used on another account" check keeps SQL's nulls: a missing value or user on
+    either side matches nothing (pandas alone would match a missing address to a missing one), and
+    the account's own use of a value never counts."""
+    from tracehound.spray.successes import _used_on_others
+
+    value = pd.Series(["1.2.3.4", "1.2.3.4", None, "5.6.7.8", "1.2.3.4"])
+    user = pd.Series(["a", None, "c", "d", "x"])
+    theirs = pd.Series(["1.2.3.4", None, "5.6.7.8", "1.2.3.4"])
+    their_user = pd.Series(["x", "c", "d", None])
+    assert _used_on_others(value, user, theirs, their_user).tolist() == [True, False, False, False, False]
