@@ -200,7 +200,7 @@ def _remeasure(rows: list[dict], campaign: ibis.Table, members: pd.Series, chang
 def campaign_rows(campaign: ibis.Table, members: pd.Series, anomalous: dict[int, list[str]], engine: Engine, *,
                   features: tuple[str, ...], rarities: dict[str, FieldRarity], rules: PruningRules,
                   fingerprint_rules: FingerprintRules, only: list[int] | None = None) -> list[dict]:
-    """Statistics, fingerprint and verdict of every campaign in ``campaign`` (its attempts, cached).
+    """Statistics, fingerprint and verdict of every campaign in ``campaign`` (its attempts, brought back once).
 
     ``members``: each campaign's mixture clusters, most attempts first (the first names its cluster
     and anomalous fields); ``only``: measure just these campaigns.

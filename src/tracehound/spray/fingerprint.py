@@ -3,8 +3,8 @@
 Step 7. A spray tool rotates what is cheap to rotate (IP addresses, cities), often picks per attempt
 from a short list of its own (a few legacy protocols, admin tools, exit countries, user agents), and
 keeps what its author never thought about (one odd user agent, legacy IMAP, one app). For each
-campaign and field we measure, over its attempts brought back, the number of distinct values, the entropy and the top
-values; here we label each field:
+campaign and field we measure, over its attempts brought back, the number of distinct values, the
+entropy and the top values; here we label each field:
 
 - **invariant**: one value covers at least ``share`` of the attempts ("client_app always IMAP4");
 - **rotated**: a few values (at most ``max_rotation``) cover ``share``, and the value is independent of
@@ -226,3 +226,12 @@ def matches(t: ibis.Table, fingerprint: dict[str, list[str]]) -> ibis.BooleanVal
     for name, values in fingerprint.items():
         cond = cond & t[f"f_{name}"].isin(values)
     return cond
+
+
+def carries(frame: pd.DataFrame, fingerprint: dict[str, list[str]]) -> np.ndarray:
+    """:func:`matches` on rows brought back: a mask of the rows of ``frame`` that carry one of the
+    fingerprint's values on every fingerprint field."""
+    hit = np.ones(len(frame), bool)
+    for name, values in fingerprint.items():
+        hit &= frame[f"f_{name}"].isin(values).to_numpy()
+    return hit

@@ -261,12 +261,11 @@ class SprayHunter:
         for rank, row in enumerate(kept.itertuples(index=False), start=1):
             # Counts come back as floats when dropped clusters (no counts) share the frame.
             row = row._replace(**{c: int(getattr(row, c)) for c in ("attempts", "users", "ips", "active_days")})
-            own = ids[ids.campaign == row.campaign]
-            ev = own[["campaign", "event_id", "user", "ip", "time"]].sort_values(["time", "event_id"])
+            ev = ids[ids.campaign == row.campaign].sort_values(["time", "event_id"])
             successes = pd.DataFrame(columns=["event_id", "user", "time"])
             if row.kind == PASSWORD_SPRAY:
                 successes = match_successes(
-                    bits, new_successes, own, row, engine, carriers=carriers.get(int(row.campaign), 0),
+                    bits, new_successes, ev, row, engine, carriers=carriers.get(int(row.campaign), 0),
                     success_patterns=scores.success_patterns,
                     mixture=self.mixture_, components=self.components_, features=self.features_,
                     fingerprint_rules=self.fingerprint_rules_)

@@ -43,7 +43,7 @@ def rotation_aggregates(attempts: pd.DataFrame, pairs: pd.DataFrame, features: l
     microseconds, the same on every engine (Spark's ``unix_timestamp`` would drop them).
     """
     campaign = attempts.campaign.to_numpy()
-    seconds = pd.Series(((attempts.time - _EPOCH) // pd.Timedelta(microseconds=1)).to_numpy(np.int64) / 1e6)
+    seconds = ((attempts.time - _EPOCH) // pd.Timedelta(microseconds=1)) / 1e6
     first = seconds.groupby(campaign).transform("min").to_numpy()
     length = seconds.groupby(campaign).transform("max").to_numpy() - first
     offset = seconds.to_numpy() - first

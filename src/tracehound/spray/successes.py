@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..engine import Engine
-from .fingerprint import FingerprintRules, matches
+from .fingerprint import FingerprintRules, carries, matches
 from .mixture import BernoulliMixture, cluster_posterior
 from .rarity import decode_patterns
 
@@ -207,15 +207,6 @@ def match_successes(bits: ibis.Table, new_successes: pd.DataFrame, attempts: pd.
         _used_on_others(s.ua_raw, s.user, attempts.ua_raw, attempts.user)
     hit = ((s.known_user & s.new_ua).to_numpy() & looks_like) | one_off | infra
     return s.loc[hit, ["event_id", "user", "time"]].sort_values(["time", "event_id"]).reset_index(drop=True)
-
-
-def carries(frame: pd.DataFrame, fingerprint: dict[str, list[str]]) -> np.ndarray:
-    """Rows of ``frame`` (brought back) that carry one of the fingerprint's values on every
-    fingerprint field: :func:`.fingerprint.matches` on pandas."""
-    hit = np.ones(len(frame), bool)
-    for name, values in fingerprint.items():
-        hit &= frame[f"f_{name}"].isin(values).to_numpy()
-    return hit
 
 
 def _used_on_others(value: pd.Series, user: pd.Series, their_value: pd.Series, their_user: pd.Series
